@@ -1,0 +1,3 @@
+from hl_local.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""create_app: the one litestar app served on every HTTP socket (UI/API port and OTLP/HTTP port)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.datastructures import State
+from litestar.exceptions import PermissionDeniedException
+
+from hl_local import __version__
+from hl_local.config import LOOPBACK_HOSTS, Settings
+from hl_local.ingest.otlp_http import otlp_http_router
+from hl_local.store.db import Store
+from hl_local.store.writer import Writer
+
+
+@get("/health", sync_to_thread=False)
+def health() -> dict[str, Any]:
+    return {"status": "ok", "version": __version__}
+
+
+@get("/api/stats")
+async def stats(request: Request) -> dict[str, Any]:
+    store: Store = request.app.state.store
+    counts = await store.read(lambda cur: store.counts())
+    return {
+        **counts,
+        "pending_rows": request.app.state.writer.pending_rows,
+        "database": str(store.path) if store.path else ":memory:",
+    }
+
+
+def _host_guard(allowed: set[str]) -> Any:
+    """Refuse API requests whose Host is not ours: a DNS-rebinding page cannot read telemetry."""
+
+    def guard(request: Request) -> None:
+        if not request.url.path.startswith("/api/"):
+            return
+        host = request.headers.get("host", "")
+        name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
+        if name.strip("[]") not in allowed:
+            raise PermissionDeniedException(f"Host {host!r} is not allowed; open hl-local via localhost")
+
+    return guard
+
+
+def create_app(store: Store, writer: Writer, settings: Settings) -> Litestar:
+    allowed_hosts = {*LOOPBACK_HOSTS, settings.host}
+    return Litestar(
+        route_handlers=[health, stats, otlp_http_router],
+        state=State({"store": store, "writer": writer, "settings": settings}),
+        before_request=_host_guard(allowed_hosts),
+        openapi_config=None,
+        debug=False,
+    )

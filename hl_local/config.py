@@ -1,0 +1,35 @@
+"""Settings: one Struct, from command-line flags or HL_LOCAL_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import platformdirs
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def default_db_path() -> Path:
+    return platformdirs.user_data_path("hl-local") / "hl-local.duckdb"
+
+
+class Settings(msgspec.Struct, kw_only=True):
+    db_path: Path | None = None  # None with memory=False means the default path
+    memory: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8082  # UI, API, /public, and OTLP/HTTP too
+    otlp_http_port: int = 4318
+    otlp_grpc_port: int = 4317
+    open_browser: bool = True
+
+    @property
+    def database(self) -> Path | None:
+        """The file to open; None for an in-memory database."""
+        if self.memory:
+            return None
+        return self.db_path or default_db_path()
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.host in LOOPBACK_HOSTS or self.host.startswith("127.")

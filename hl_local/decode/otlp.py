@@ -1,0 +1,329 @@
+"""OTLP export requests → table rows, one walk for both wire encodings.
+
+`otlp_proto` and `otlp_json` parse the bytes into objects with the same snake_case field names
+(protobuf messages, or msgspec Structs renamed from camelCase); a `WireEncoding` supplies the few
+things that differ: ids, attribute blobs, `AnyValue` and oneof access. Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+from hl_local.decode.attributes import AttributeDecoder, Promoted, json_text
+
+RESOURCE_FIELDS = ("service_name", "service_version", "environment", "session_id", "request_id", "project_id")
+
+
+class DecodeError(ValueError):
+    """The body is not a valid OTLP message; the text names what is wrong."""
+
+
+class WireEncoding(Protocol):
+    attributes: AttributeDecoder
+
+    def hex_id(self, raw: Any, field: str) -> str: ...
+    def any_value(self, value: Any) -> Any: ...
+    def number_value(self, point: Any) -> float | int | None: ...
+    def optional(self, message: Any, name: str) -> Any: ...
+    def metric_data(self, metric: Any) -> tuple[str, Any] | None: ...
+
+
+class _Context:
+    """Promoted columns and attribute JSON of one resource + scope, shared by its items."""
+
+    __slots__ = ("_base", "attributes_json", "promoted", "scope_name", "scope_version")
+
+    def __init__(self, enc: WireEncoding, resource: Any) -> None:
+        self.promoted: Promoted = {}
+        self._base: tuple[str, str, str, str | None, str | None, str | None] | None = None
+        attrs = resource.attributes if resource is not None else ()
+        self.attributes_json = enc.attributes.to_json(attrs, self.promoted)
+        self.scope_name = ""
+        self.scope_version = ""
+
+    def enter_scope(self, scope: Any) -> None:
+        self.scope_name = (scope.name or "") if scope is not None else ""
+        self.scope_version = (scope.version or "") if scope is not None else ""
+
+    def columns(self, item: Promoted | None) -> tuple[str, str, str, str | None, str | None, str | None]:
+        """service_name, service_version, environment, session_id, request_id, project_id.
+
+        The item's own attributes win over its resource's (span over resource, as Highlight merges).
+        """
+        if self._base is None:
+            self._base = _column_values(self.promoted)
+        if not item:
+            return self._base
+        return _column_values({**self.promoted, **item})
+
+    def source(self, item: Promoted | None) -> str | None:
+        hit = (item and item.get("source")) or self.promoted.get("source")
+        return hit[0] if hit else None
+
+
+def _column_values(promoted: Promoted) -> tuple[str, str, str, str | None, str | None, str | None]:
+    values = [hit[0] if (hit := promoted.get(name)) else None for name in RESOURCE_FIELDS]
+    return (values[0] or "", values[1] or "", values[2] or "", values[3], values[4], values[5])
+
+
+def spans_to_rows(enc: WireEncoding, request: Any) -> list[tuple[object, ...]]:
+    """Rows for `spans` in SPAN_COLUMNS order."""
+    rows: list[tuple[object, ...]] = []
+    append = rows.append
+    hex_id = enc.hex_id
+    to_json = enc.attributes.to_json
+    received_ns = time.time_ns()
+    for resource_spans in request.resource_spans:
+        ctx = _Context(enc, resource_spans.resource)
+        for scope_spans in resource_spans.scope_spans:
+            ctx.enter_scope(scope_spans.scope)
+            for span in scope_spans.spans:
+                promoted: Promoted = {}
+                attributes = to_json(span.attributes, promoted)
+                start_ns = span.start_time_unix_nano
+                end_ns = span.end_time_unix_nano
+                status = span.status
+                append(
+                    (
+                        hex_id(span.trace_id, "traceId"),
+                        hex_id(span.span_id, "spanId"),
+                        hex_id(span.parent_span_id, "parentSpanId"),
+                        span.trace_state or "",
+                        span.flags or 0,
+                        span.name or "",
+                        span.kind or 0,
+                        start_ns,
+                        end_ns,
+                        max(end_ns - start_ns, 0),
+                        (status.code or 0) if status is not None else 0,
+                        (status.message or "") if status is not None else "",
+                        *ctx.columns(promoted),
+                        ctx.source(promoted),
+                        ctx.scope_name,
+                        ctx.scope_version,
+                        attributes,
+                        ctx.attributes_json,
+                        _events_json(enc, span.events),
+                        _links_json(enc, span.links),
+                        received_ns,
+                    )
+                )
+    return rows
+
+
+def _events_json(enc: WireEncoding, events: Any) -> str:
+    if not events:
+        return "[]"
+    to_json = enc.attributes.to_json
+    parts = [
+        f'{{"time_ns":{e.time_unix_nano or 0},"name":{json_text(e.name or "")},'
+        f'"attributes":{to_json(e.attributes)}}}'
+        for e in events
+    ]
+    return "[" + ",".join(parts) + "]"
+
+
+def _links_json(enc: WireEncoding, links: Any) -> str:
+    if not links:
+        return "[]"
+    parts = [
+        f'{{"trace_id":"{enc.hex_id(link.trace_id, "links.traceId")}",'
+        f'"span_id":"{enc.hex_id(link.span_id, "links.spanId")}",'
+        f'"trace_state":{json_text(link.trace_state or "")},'
+        f'"attributes":{enc.attributes.to_json(link.attributes)}}}'
+        for link in links
+    ]
+    return "[" + ",".join(parts) + "]"
+
+
+_LEVEL_BY_TEXT = {
+    "trace": "trace",
+    "debug": "debug",
+    "info": "info",
+    "information": "info",
+    "notice": "info",
+    "log": "info",
+    "warn": "warn",
+    "warning": "warn",
+    "error": "error",
+    "err": "error",
+    "console.error": "error",
+    "window.onerror": "error",
+    "fatal": "fatal",
+    "critical": "fatal",
+    "panic": "fatal",
+}
+_LEVEL_BY_NUMBER = ("info", "trace", "debug", "info", "warn", "error", "fatal")
+
+
+def normalise_level(severity_text: str, severity_number: int) -> str:
+    """Severity text first (case-insensitive), then OTLP's number ranges, else info."""
+    if severity_text:
+        level = _LEVEL_BY_TEXT.get(severity_text.strip().lower())
+        if level:
+            return level
+    if 1 <= severity_number <= 24:
+        return _LEVEL_BY_NUMBER[(severity_number - 1) // 4 + 1]
+    return "info"
+
+
+def logs_to_rows(enc: WireEncoding, request: Any) -> list[tuple[object, ...]]:
+    """Rows for `logs` in LOG_COLUMNS order."""
+    rows: list[tuple[object, ...]] = []
+    append = rows.append
+    hex_id = enc.hex_id
+    to_json = enc.attributes.to_json
+    any_value = enc.any_value
+    received_ns = time.time_ns()
+    for resource_logs in request.resource_logs:
+        ctx = _Context(enc, resource_logs.resource)
+        for scope_logs in resource_logs.scope_logs:
+            ctx.enter_scope(scope_logs.scope)
+            for record in scope_logs.log_records:
+                promoted: Promoted = {}
+                attributes = to_json(record.attributes, promoted)
+                observed_ns = record.observed_time_unix_nano or 0
+                body = any_value(record.body) if record.body is not None else None
+                severity_text = record.severity_text or ""
+                severity_number = record.severity_number or 0
+                append(
+                    (
+                        record.time_unix_nano or observed_ns or received_ns,
+                        observed_ns or received_ns,
+                        hex_id(record.trace_id, "traceId"),
+                        hex_id(record.span_id, "spanId"),
+                        record.flags or 0,
+                        severity_text,
+                        severity_number,
+                        normalise_level(severity_text, severity_number),
+                        body if isinstance(body, str) else ("" if body is None else json_text(body)),
+                        getattr(record, "event_name", "") or "",
+                        *ctx.columns(promoted),
+                        ctx.source(promoted),
+                        ctx.scope_name,
+                        ctx.scope_version,
+                        attributes,
+                        ctx.attributes_json,
+                        received_ns,
+                    )
+                )
+    return rows
+
+
+def metrics_to_rows(enc: WireEncoding, request: Any) -> list[tuple[object, ...]]:
+    """Rows for `metric_points` in METRIC_POINT_COLUMNS order."""
+    rows: list[tuple[object, ...]] = []
+    received_ns = time.time_ns()
+    for resource_metrics in request.resource_metrics:
+        ctx = _Context(enc, resource_metrics.resource)
+        for scope_metrics in resource_metrics.scope_metrics:
+            ctx.enter_scope(scope_metrics.scope)
+            for metric in scope_metrics.metrics:
+                data = enc.metric_data(metric)
+                if data is None:
+                    continue  # a metric with no data field carries no points
+                metric_type, payload = data
+                for point in payload.data_points:
+                    rows.append(_point_row(enc, ctx, metric, metric_type, payload, point, received_ns))
+    return rows
+
+
+def _point_row(
+    enc: WireEncoding,
+    ctx: _Context,
+    metric: Any,
+    metric_type: str,
+    payload: Any,
+    point: Any,
+    received_ns: int,
+) -> tuple[object, ...]:
+    opt = enc.optional
+    promoted: Promoted = {}
+    attributes = enc.attributes.to_json(point.attributes, promoted)
+    exemplars, exemplar_session = _exemplars_json(enc, getattr(point, "exemplars", None) or ())
+    if exemplar_session and "session_id" not in promoted:
+        promoted["session_id"] = (exemplar_session, 0)
+    value = count = total = low = high = None
+    bucket_counts = explicit_bounds = quantiles = None
+    exp: tuple[object, ...] = (None,) * 7
+    temporality = getattr(payload, "aggregation_temporality", None)
+    is_monotonic = getattr(payload, "is_monotonic", None) if metric_type == "sum" else None
+    if metric_type in ("gauge", "sum"):
+        value = enc.number_value(point)
+    else:
+        count = point.count or 0
+        total = opt(point, "sum")
+    if metric_type in ("histogram", "exponential_histogram"):
+        low, high = opt(point, "min"), opt(point, "max")
+    if metric_type == "histogram":
+        bucket_counts = [int(c) for c in point.bucket_counts]
+        explicit_bounds = [float(b) for b in point.explicit_bounds]
+    elif metric_type == "exponential_histogram":
+        positive, negative = point.positive, point.negative
+        exp = (
+            point.scale or 0,
+            point.zero_count or 0,
+            point.zero_threshold or 0.0,
+            (positive.offset or 0) if positive is not None else None,
+            [int(c) for c in positive.bucket_counts] if positive is not None else None,
+            (negative.offset or 0) if negative is not None else None,
+            [int(c) for c in negative.bucket_counts] if negative is not None else None,
+        )
+    elif metric_type == "summary":
+        quantiles = json_text(
+            [{"quantile": q.quantile or 0.0, "value": q.value or 0.0} for q in point.quantile_values]
+        )
+    service_name, service_version, environment, session_id, request_id, project_id = ctx.columns(promoted)
+    return (
+        point.time_unix_nano or received_ns,
+        point.start_time_unix_nano or 0,
+        metric.name or "",
+        metric.description or "",
+        metric.unit or "",
+        metric_type,
+        temporality,
+        is_monotonic,
+        value,
+        count,
+        total,
+        low,
+        high,
+        bucket_counts,
+        explicit_bounds,
+        *exp,
+        quantiles,
+        point.flags or 0,
+        exemplars,
+        service_name,
+        service_version,
+        environment,
+        session_id,
+        request_id,
+        project_id,
+        ctx.scope_name,
+        ctx.scope_version,
+        attributes,
+        ctx.attributes_json,
+        received_ns,
+    )
+
+
+def _exemplars_json(enc: WireEncoding, exemplars: Any) -> tuple[str, str | None]:
+    if not exemplars:
+        return "[]", None
+    session: str | None = None
+    items = []
+    for ex in exemplars:
+        attrs = enc.attributes.to_dict(ex.filtered_attributes)
+        session = session or attrs.get("highlight.session_id") or None
+        items.append(
+            {
+                "time_ns": ex.time_unix_nano or 0,
+                "value": enc.number_value(ex),
+                "trace_id": enc.hex_id(ex.trace_id, "exemplars.traceId"),
+                "span_id": enc.hex_id(ex.span_id, "exemplars.spanId"),
+                "attributes": attrs,
+            }
+        )
+    return json_text(items), session if isinstance(session, str) else None

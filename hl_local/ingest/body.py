@@ -1,0 +1,93 @@
+"""Reading request bodies within bounds: wire size, and decompressed size (a gzip bomb is a 413)."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import AsyncIterator
+
+MAX_BODY_BYTES = 64 * 1024 * 1024  # what the OTLP spec recommends a receiver accept
+MAX_DECODED_BYTES = 64 * 1024 * 1024
+
+
+class BodyError(Exception):
+    """The body cannot be taken: `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def read_body(
+    chunks: AsyncIterator[bytes],
+    content_length: str | None,
+    content_encoding: str | None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_decoded_bytes: int = MAX_DECODED_BYTES,
+) -> bytes:
+    """The decoded body; chunked or not, refused as soon as a bound is crossed."""
+    if content_length is not None and content_length.isdigit() and int(content_length) > max_body_bytes:
+        raise BodyError(413, f"body of {content_length} bytes is over the {max_body_bytes}-byte limit")
+    inflater = _inflater(content_encoding)
+    parts: list[bytes] = []
+    wire_bytes = decoded_bytes = 0
+    async for chunk in chunks:
+        wire_bytes += len(chunk)
+        if wire_bytes > max_body_bytes:
+            raise BodyError(413, f"body is over the {max_body_bytes}-byte limit")
+        if inflater is None:
+            parts.append(chunk)
+            continue
+        decoded_bytes += _inflate_into(parts, inflater, chunk, max_decoded_bytes - decoded_bytes)
+    if inflater is not None and not inflater.eof and wire_bytes:
+        raise BodyError(400, f"{content_encoding} body is truncated")
+    return b"".join(parts)
+
+
+def _inflater(content_encoding: str | None) -> _Inflater | None:
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding in ("identity", ""):
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return _Inflater(zlib.MAX_WBITS | 16, "gzip")
+    if encoding == "deflate":
+        return _Inflater(zlib.MAX_WBITS | 32, "deflate")  # zlib-wrapped; raw deflate is detected below
+    raise BodyError(
+        415, f"Content-Encoding {content_encoding!r} is not supported (use gzip, deflate or none)"
+    )
+
+
+class _Inflater:
+    def __init__(self, wbits: int, name: str) -> None:
+        self.name = name
+        self._wbits = wbits
+        self._inflate = zlib.decompressobj(wbits)
+        self._started = False
+
+    @property
+    def eof(self) -> bool:
+        return self._inflate.eof
+
+    def inflate(self, data: bytes, max_length: int) -> tuple[bytes, bytes]:
+        """Inflated bytes (at most `max_length`) and the input left unconsumed."""
+        if not self._started and self.name == "deflate" and data[:1] and (data[0] & 0x0F) != 8:
+            self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as some clients send
+        self._started = True
+        out = self._inflate.decompress(data, max_length)
+        return out, self._inflate.unconsumed_tail
+
+
+def _inflate_into(parts: list[bytes], inflater: _Inflater, chunk: bytes, budget: int) -> int:
+    produced = 0
+    data = chunk
+    try:
+        while data:
+            out, data = inflater.inflate(data, budget - produced + 1)
+            produced += len(out)
+            if produced > budget:
+                raise BodyError(413, "decompressed body is over the limit")
+            parts.append(out)
+            if inflater.eof and data == b"":
+                break
+    except zlib.error as exc:
+        raise BodyError(400, f"body is not valid {inflater.name} data: {exc}") from None
+    return produced

@@ -1,0 +1,79 @@
+"""OTLP/gRPC: the trace, logs and metrics `Export` services on a `grpc.aio` server.
+
+Requests arrive as raw bytes (no deserializer) so they take the same fast protobuf path as
+OTLP/HTTP. gzip is undone by grpcio itself. OK is answered only after the commit; a saturated
+writer answers UNAVAILABLE with a RetryInfo detail, which OTLP exporters honour.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import grpc
+from grpc import aio
+
+from hl_local.decode import otlp_proto
+from hl_local.decode.otlp import DecodeError
+from hl_local.decode.records import Batch
+from hl_local.errors import Overloaded, PortInUse, RowsRejected, WriteFailed
+from hl_local.ingest.body import MAX_DECODED_BYTES
+from hl_local.ingest.status import GRPC_UNAVAILABLE, status_protobuf
+from hl_local.store.writer import Writer
+
+log = logging.getLogger(__name__)
+
+_SERVICES = {
+    "opentelemetry.proto.collector.trace.v1.TraceService": ("spans", otlp_proto.decode_traces),
+    "opentelemetry.proto.collector.logs.v1.LogsService": ("logs", otlp_proto.decode_logs),
+    "opentelemetry.proto.collector.metrics.v1.MetricsService": ("metric_points", otlp_proto.decode_metrics),
+}
+
+Handler = Callable[[bytes, aio.ServicerContext], Awaitable[bytes]]
+
+
+def _export_handler(
+    writer: Writer, table: str, decode: Callable[[bytes], list[tuple[object, ...]]]
+) -> Handler:
+    async def export(request: bytes, context: aio.ServicerContext) -> bytes:
+        try:
+            rows = decode(request)
+            await writer.write(Batch({table: rows}))
+        except (DecodeError, RowsRejected) as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except Overloaded as exc:
+            message = "hl-local is busy writing; retry shortly"
+            details = status_protobuf(GRPC_UNAVAILABLE, message, exc.retry_after_s)
+            context.set_trailing_metadata((("grpc-status-details-bin", details),))
+            await context.abort(grpc.StatusCode.UNAVAILABLE, message)
+        except WriteFailed as exc:
+            await context.abort(grpc.StatusCode.INTERNAL, f"the database refused the batch: {exc}")
+        return b""  # an empty Export*ServiceResponse: everything accepted
+
+    return export
+
+
+async def start_grpc_server(writer: Writer, host: str, port: int) -> tuple[aio.Server, int]:
+    """Start the server; return it with the port it really got (port 0 picks one)."""
+    server = aio.server(
+        options=[
+            ("grpc.so_reuseport", 0),  # a busy port must be an error, not silently shared
+            ("grpc.max_receive_message_length", MAX_DECODED_BYTES),
+        ]
+    )
+    handlers = [
+        grpc.method_handlers_generic_handler(
+            service, {"Export": grpc.unary_unary_rpc_method_handler(_export_handler(writer, table, decode))}
+        )
+        for service, (table, decode) in _SERVICES.items()
+    ]
+    server.add_generic_rpc_handlers(handlers)
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise PortInUse("OTLP/gRPC", host, port, str(exc)) from None
+    if bound == 0:
+        raise PortInUse("OTLP/gRPC", host, port, "the address is in use")
+    await server.start()
+    return server, bound

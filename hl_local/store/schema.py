@@ -1,0 +1,44 @@
+"""Creates the tables of a new file and checks the schema version of an existing one.
+
+SCHEMA_VERSION history:
+    1 — spans, logs, metric_points, hl_meta.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import duckdb
+
+from hl_local.errors import SchemaMismatch
+
+SCHEMA_VERSION = 1
+SCHEMA_FILES = ("meta.sql", "spans.sql", "logs.sql", "metric_points.sql")
+
+
+def _ddl(name: str) -> str:
+    return (resources.files("hl_local.store") / "schema" / name).read_text()
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection, path: str) -> None:
+    """Create the schema in an empty file; refuse a file of another version with what to do."""
+    tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if not tables:
+        con.execute("BEGIN")
+        for name in SCHEMA_FILES:
+            con.execute(_ddl(name))
+        con.execute("INSERT INTO hl_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        con.execute("COMMIT")
+        return
+    if "hl_meta" not in tables:
+        raise SchemaMismatch(
+            f"{path} is a DuckDB file but not an hl-local database; choose another --db PATH"
+        )
+    row = con.execute("SELECT value FROM hl_meta WHERE key = 'schema_version'").fetchall()
+    found = int(row[0][0]) if row else 0
+    if found != SCHEMA_VERSION:
+        newer = "a newer" if found > SCHEMA_VERSION else "an older"
+        raise SchemaMismatch(
+            f"{path} was written by {newer} hl-local (schema {found}, this one reads {SCHEMA_VERSION}); "
+            f"open it with that version, or start with another --db PATH"
+        )

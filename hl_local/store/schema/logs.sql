@@ -1,0 +1,25 @@
+-- One row per OTLP log record (and, later, per derived log line).
+CREATE TABLE logs (
+    time_ns BIGINT NOT NULL,               -- the record's time, else its observed time, else receive time
+    observed_ns BIGINT NOT NULL,
+    trace_id VARCHAR NOT NULL,             -- '' when the record has no trace context
+    span_id VARCHAR NOT NULL,
+    flags UINTEGER NOT NULL,
+    severity_text VARCHAR NOT NULL,        -- as sent
+    severity_number INTEGER NOT NULL,      -- as sent (0 when absent)
+    level VARCHAR NOT NULL,                -- normalised: trace, debug, info, warn, error, fatal
+    body VARCHAR NOT NULL,                 -- a string body as is; any other body as JSON text
+    event_name VARCHAR NOT NULL,
+    service_name VARCHAR NOT NULL,
+    service_version VARCHAR NOT NULL,
+    environment VARCHAR NOT NULL,
+    session_id VARCHAR,
+    request_id VARCHAR,
+    project_id VARCHAR,
+    source VARCHAR,
+    scope_name VARCHAR NOT NULL,
+    scope_version VARCHAR NOT NULL,
+    attributes VARCHAR NOT NULL,
+    resource_attributes VARCHAR NOT NULL,
+    received_ns BIGINT NOT NULL
+);

@@ -1,0 +1,237 @@
+"""Writer: the one thread that writes to DuckDB, committing requests in groups.
+
+Handlers call `await writer.write(batch)`; it returns only once the batch is committed, which is
+what lets a 2xx mean "durable". The thread takes everything queued at once (group commit: under
+load, many requests share one transaction and one WAL sync; when idle, a request commits alone
+at once), transposes each table's rows into Arrow columns and inserts them with one statement
+per table. A failed group is retried request by request, so one bad request fails alone.
+The queue is bounded in rows: past the bound `write` raises Overloaded at once (503).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from hl_local.decode.records import TABLE_COLUMNS, Batch
+from hl_local.errors import Overloaded, RowsRejected, WriteFailed
+from hl_local.store.db import Store
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING_ROWS = 500_000  # ~0.5 GB of decoded rows at worst; ~10 s of work at full speed
+MAX_GROUP_ROWS = 50_000  # bigger groups stop helping throughput and hold the commit back
+IDLE_CHECKPOINT_S = 2.0  # checkpoint once writes pause this long
+
+
+@dataclass(slots=True)
+class _Pending:
+    tables: dict[str, pa.Table]
+    rows: int
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[None]
+
+
+_STOP = object()
+
+
+class Writer:
+    def __init__(self, store: Store, max_pending_rows: int = MAX_PENDING_ROWS) -> None:
+        self._store = store
+        self._max_pending_rows = max_pending_rows
+        self._pending_rows = 0
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="hl-local-writer", daemon=True)
+        self.committed_groups = 0
+        self._schemas: dict[str, pa.Schema] = {}
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        """Commit everything queued, then stop the thread."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()
+
+    async def write(self, batch: Batch) -> None:
+        """Return once `batch` is committed; raise Overloaded or WriteFailed otherwise."""
+        rows = batch.row_count
+        if rows == 0:
+            return
+        tables = {table: self._to_arrow(table, table_rows) for table, table_rows in batch.rows.items()}
+        with self._lock:
+            if self._pending_rows + rows > self._max_pending_rows and self._pending_rows > 0:
+                raise Overloaded()
+            self._pending_rows += rows
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.put(_Pending(tables, rows, loop, future))
+        await asyncio.shield(future)  # a client hanging up must not un-acknowledge a commit
+
+    def _to_arrow(self, table: str, rows: list[tuple[object, ...]]) -> pa.Table:
+        """Columns for `table`, typed from its DDL; a value that does not fit is the client's error."""
+        schema = self._schemas.get(table)
+        if schema is None:
+            schema = self._schemas[table] = self._store.read_sync(lambda cur: _arrow_schema(cur, table))
+        try:
+            columns = [
+                pa.array(col, type=schema.field(i).type) for i, col in enumerate(zip(*rows, strict=True))
+            ]
+        except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
+            raise RowsRejected(f"a value does not fit its {table} column: {exc}") from None
+        return pa.Table.from_arrays(columns, schema=schema)
+
+    @property
+    def pending_rows(self) -> int:
+        return self._pending_rows
+
+    def _run(self) -> None:
+        cur = self._store.cursor()
+        dirty = False
+        while True:
+            try:
+                first = self._queue.get(timeout=IDLE_CHECKPOINT_S if dirty else None)
+            except queue.Empty:
+                _checkpoint(cur, self._store)
+                dirty = False
+                continue
+            group, stop = self._drain(first)
+            if group:
+                self._commit_group(cur, group)
+                dirty = True
+            if stop:
+                return
+
+    def _drain(self, first: _Pending | object) -> tuple[list[_Pending], bool]:
+        if first is _STOP:
+            return [], True
+        assert isinstance(first, _Pending)
+        group, rows = [first], first.rows
+        while rows < MAX_GROUP_ROWS:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                return group, True
+            assert isinstance(item, _Pending)
+            group.append(item)
+            rows += item.rows
+        return group, False
+
+    def _commit_group(self, cur: duckdb.DuckDBPyConnection, group: list[_Pending]) -> None:
+        try:
+            _commit(cur, [p.tables for p in group])
+            self.committed_groups += 1
+            outcomes: list[Exception | None] = [None] * len(group)
+        except Exception as exc:
+            if len(group) == 1:
+                outcomes = [WriteFailed(str(exc).splitlines()[0])]
+            else:
+                outcomes = [self._commit_alone(cur, p) for p in group]
+        for pending, outcome in zip(group, outcomes, strict=True):
+            with self._lock:
+                self._pending_rows -= pending.rows
+            pending.loop.call_soon_threadsafe(_settle, pending.future, outcome)
+
+    def _commit_alone(self, cur: duckdb.DuckDBPyConnection, pending: _Pending) -> Exception | None:
+        try:
+            _commit(cur, [pending.tables])
+        except Exception as exc:
+            log.warning("batch of %d rows refused by the database: %s", pending.rows, exc)
+            return WriteFailed(str(exc).splitlines()[0])
+        return None
+
+
+def _settle(future: asyncio.Future[None], outcome: Exception | None) -> None:
+    if future.done():
+        return
+    if outcome is None:
+        future.set_result(None)
+    else:
+        future.set_exception(outcome)
+
+
+def _commit(cur: duckdb.DuckDBPyConnection, batches: list[dict[str, pa.Table]]) -> None:
+    """Insert every table of `batches` in one transaction."""
+    by_table: dict[str, list[pa.Table]] = {}
+    for tables in batches:
+        for table, arrow_rows in tables.items():
+            by_table.setdefault(table, []).append(arrow_rows)
+    views = {f"_incoming_{table}": (table, parts) for table, parts in by_table.items()}
+    for view, (_, parts) in views.items():
+        cur.register(view, parts[0] if len(parts) == 1 else pa.concat_tables(parts))
+    try:
+        cur.execute("BEGIN")
+        try:
+            for view, (table, _) in views.items():
+                cur.execute(_insert_sql(cur, table, view))
+            cur.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                cur.execute("ROLLBACK")
+            raise
+    finally:
+        for view in views:
+            cur.unregister(view)
+
+
+_insert_sql_cache: dict[tuple[str, str], str] = {}
+
+
+def _insert_sql(cur: duckdb.DuckDBPyConnection, table: str, view: str) -> str:
+    """INSERT OR IGNORE where the table has a key (a resent span is kept once), plain INSERT elsewhere."""
+    sql = _insert_sql_cache.get((table, view))
+    if sql is None:
+        keyed = cur.execute(
+            "SELECT count(*) FROM duckdb_constraints() WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
+            [table],
+        ).fetchall()[0][0]
+        verb = "INSERT OR IGNORE" if keyed else "INSERT"
+        sql = _insert_sql_cache[(table, view)] = f"{verb} INTO {table} BY NAME SELECT * FROM {view}"
+    return sql
+
+
+_ARROW_TYPES = {
+    "VARCHAR": pa.string(),
+    "BIGINT": pa.int64(),
+    "INTEGER": pa.int32(),
+    "UINTEGER": pa.uint32(),
+    "UBIGINT": pa.uint64(),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "UBIGINT[]": pa.list_(pa.uint64()),
+    "DOUBLE[]": pa.list_(pa.float64()),
+}
+
+
+def _arrow_schema(cur: duckdb.DuckDBPyConnection, table: str) -> pa.Schema:
+    """Arrow types from the table's own DDL, so the Python side never guesses a column type."""
+    types = dict(
+        cur.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ?", [table]
+        ).fetchall()
+    )
+    return pa.schema([(c, _ARROW_TYPES[types[c]]) for c in TABLE_COLUMNS[table]])
+
+
+def _checkpoint(cur: duckdb.DuckDBPyConnection, store: Store) -> None:
+    if store.path is None:
+        return
+    started = time.perf_counter()
+    try:
+        cur.execute("CHECKPOINT")
+    except duckdb.Error as exc:
+        log.warning("idle checkpoint failed (the WAL keeps the data): %s", exc)
+        return
+    log.debug("idle checkpoint took %.3f s", time.perf_counter() - started)

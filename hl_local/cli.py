@@ -76,6 +76,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         default=_env_int("otlp-grpc-port", 4317),
         help="OTLP/gRPC (default 4317)",
     )
+    parser.add_argument(
+        "--max-pending-rows",
+        type=int,
+        default=_env_int("max-pending-rows", 500_000),
+        help="rows waiting for the writer before ingest answers 503 (default 500000)",
+    )
     parser.add_argument("--no-open", action="store_true", default=_env_flag("no-open"),
                         help="do not open the UI in a browser")  # fmt: skip
 
@@ -101,6 +107,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         otlp_http_port=args.otlp_http_port,
         otlp_grpc_port=args.otlp_grpc_port,
         open_browser=not args.no_open,
+        max_pending_rows=args.max_pending_rows,
     )
 
 

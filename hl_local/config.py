@@ -22,6 +22,7 @@ class Settings(msgspec.Struct, kw_only=True):
     otlp_http_port: int = 4318
     otlp_grpc_port: int = 4317
     open_browser: bool = True
+    max_pending_rows: int = 500_000  # rows decoded but not yet committed; past this, ingest answers 503
 
     @property
     def database(self) -> Path | None:

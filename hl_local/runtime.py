@@ -69,7 +69,7 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
     if settings.otlp_http_port != settings.port or settings.port == 0:
         sockets.append(bind_socket("OTLP/HTTP", settings.host, settings.otlp_http_port))
     store = Store.open(settings.database)
-    writer = Writer(store)
+    writer = Writer(store, settings.max_pending_rows)
     writer.start()
     grpc_server = None
     try:

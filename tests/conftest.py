@@ -56,7 +56,9 @@ class Server:
         try:
             code = self.process.wait(timeout=timeout_s)
         finally:
-            self.output.extend((self.process.stdout.read() if self.process.stdout else "").splitlines())
+            if self.process.stdout and not self.process.stdout.closed:
+                self.output.extend(self.process.stdout.read().splitlines())
+                self.process.stdout.close()
         return code
 
     def query(self, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
@@ -115,5 +117,4 @@ def server(db_path: Path) -> Iterator[Server]:
     try:
         yield srv
     finally:
-        if srv.process.poll() is None:
-            srv.stop()
+        srv.stop()

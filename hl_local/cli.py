@@ -35,8 +35,8 @@ def _env_int(name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise SystemExit(
-            f"hl-local: HL_LOCAL_{name.upper().replace('-', '_')}={value!r} is not a port number"
-        )
+            f"hl-local: HL_LOCAL_{name.upper().replace('-', '_')}={value!r} is not a whole number"
+        ) from None
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:

@@ -111,8 +111,11 @@ def trace_request(seed: int, spans_per_request: int = 512) -> bytes:
                 if rng.random() < 0.2:
                     ev.name = "exception"
                     ev.attributes.extend(
-                        [_kv("exception.type", "KeyError"), _kv("exception.message", "'missing'"),
-                         _kv("exception.stacktrace", _stack(rng))]
+                        [
+                            _kv("exception.type", "KeyError"),
+                            _kv("exception.message", "'missing'"),
+                            _kv("exception.stacktrace", _stack(rng)),
+                        ]
                     )
                 else:
                     ev.name = rng.choice(["cache.miss", "retry", "db.connect"])

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from hl_local.decode.attributes import AttributeDecoder, Promoted, json_text
 
 RESOURCE_FIELDS = ("service_name", "service_version", "environment", "session_id", "request_id", "project_id")
+_FIELD_INDEX = {name: i for i, name in enumerate(RESOURCE_FIELDS)}
 
 
 class DecodeError(ValueError):
@@ -52,19 +53,20 @@ class _Context:
         The item's own attributes win over its resource's (span over resource, as Highlight merges).
         """
         if self._base is None:
-            self._base = _column_values(self.promoted)
+            values = [hit[0] if (hit := self.promoted.get(name)) else None for name in RESOURCE_FIELDS]
+            self._base = (values[0] or "", values[1] or "", values[2] or "", values[3], values[4], values[5])
         if not item:
             return self._base
-        return _column_values({**self.promoted, **item})
+        values = list(self._base)
+        for name, (value, _) in item.items():
+            index = _FIELD_INDEX.get(name)
+            if index is not None:
+                values[index] = value
+        return tuple(values)  # type: ignore[return-value]
 
     def source(self, item: Promoted | None) -> str | None:
         hit = (item and item.get("source")) or self.promoted.get("source")
         return hit[0] if hit else None
-
-
-def _column_values(promoted: Promoted) -> tuple[str, str, str, str | None, str | None, str | None]:
-    values = [hit[0] if (hit := promoted.get(name)) else None for name in RESOURCE_FIELDS]
-    return (values[0] or "", values[1] or "", values[2] or "", values[3], values[4], values[5])
 
 
 def spans_to_rows(enc: WireEncoding, request: Any) -> list[tuple[object, ...]]:

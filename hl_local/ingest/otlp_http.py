@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar import Request, Response, Router, route
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
 from hl_local.decode import otlp_json, otlp_proto
 from hl_local.decode.otlp import DecodeError
@@ -58,6 +59,10 @@ async def export(request: Request, signal: str) -> Response[bytes]:
         await request.app.state.writer.write(Batch({table: rows}))
     except BodyError as exc:
         return _failure(request, reply_type, exc.status, str(exc))
+    except RequestEntityTooLarge:
+        # litestar's own stream limit (MAX_BODY_BYTES + 1) can trip before our reader on a chunked
+        # body; answer with our Status body in the request's encoding, not litestar's JSON.
+        return _failure(request, reply_type, 413, f"body is over the {MAX_BODY_BYTES}-byte limit")
     except (DecodeError, RowsRejected) as exc:
         return _failure(request, reply_type, 400, str(exc))
     except Overloaded as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -36,10 +37,7 @@ class Store:
     @classmethod
     def open(cls, path: Path | None, read_only: bool = False) -> Store:
         """Open (or create) the file at `path`; None keeps everything in memory."""
-        if path is None:
-            con = duckdb.connect(":memory:")
-        else:
-            con = _connect_file(path, read_only)
+        con = duckdb.connect(":memory:") if path is None else _connect_file(path, read_only)
         try:
             for name, value in _SETTINGS.items():
                 con.execute(f"SET {name} = '{value}'")
@@ -81,10 +79,8 @@ class Store:
                 cur.close()
             self._cursors.clear()
         if self.path is not None:
-            try:
+            with contextlib.suppress(duckdb.Error):  # the WAL is replayed on the next open
                 self._con.execute("CHECKPOINT")
-            except duckdb.Error:
-                pass  # the WAL is replayed on the next open; nothing is lost
         self._con.close()
 
 

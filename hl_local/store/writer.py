@@ -194,7 +194,8 @@ def _insert_sql(cur: duckdb.DuckDBPyConnection, table: str, view: str) -> str:
     sql = _insert_sql_cache.get((table, view))
     if sql is None:
         keyed = cur.execute(
-            "SELECT count(*) FROM duckdb_constraints() WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
+            "SELECT count(*) FROM duckdb_constraints() "
+            "WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
             [table],
         ).fetchall()[0][0]
         verb = "INSERT OR IGNORE" if keyed else "INSERT"

@@ -207,6 +207,7 @@ def logs_to_rows(enc: WireEncoding, request: Any) -> list[tuple[object, ...]]:
                         ctx.scope_version,
                         attributes,
                         ctx.attributes_json,
+                        None,  # frames: only browser console messages carry them
                         received_ns,
                     )
                 )

@@ -18,7 +18,17 @@ from hl_local.store.schema import ensure_schema
 
 T = TypeVar("T")
 
-COUNTED_TABLES = {"spans": "spans", "logs": "logs", "metric_points": "metric_points"}
+# name in /api/stats → SQL that counts it
+COUNTS = {
+    "spans": "SELECT count(*) FROM spans",
+    "logs": "SELECT count(*) FROM logs",
+    "metric_points": "SELECT count(*) FROM metric_points",
+    "sessions": "SELECT count(*) FROM sessions",
+    "replay_events": "SELECT coalesce(sum(event_count), 0) FROM replay_chunks",
+    "console_messages": "SELECT count(*) FROM logs WHERE source = 'frontend'",
+    "network_requests": "SELECT count(*) FROM network_requests",
+    "errors": "SELECT count(*) FROM errors",
+}
 
 # Checkpoints are deferred (WAL up to this size) and done when the writer goes idle: measured
 # +30-60 % insert throughput over DuckDB's 16 MB default. memory_limit bounds what that buffering
@@ -66,10 +76,9 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         def count(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
-            sql = " UNION ALL ".join(
-                f"SELECT '{key}', count(*) FROM {table}" for key, table in COUNTED_TABLES.items()
-            )
-            return {key: int(n) for key, n in cur.execute(sql).fetchall()}
+            sql = "SELECT " + ", ".join(f"({query}) AS {name}" for name, query in COUNTS.items())
+            values = cur.execute(sql).fetchall()[0]
+            return {name: int(value) for name, value in zip(COUNTS, values, strict=True)}
 
         return self.read_sync(count)
 

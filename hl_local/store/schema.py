@@ -1,7 +1,8 @@
 """Creates the tables of a new file and checks the schema version of an existing one.
 
 SCHEMA_VERSION history:
-    1 — spans, logs, metric_points, hl_meta.
+    1 — spans, logs, metric_points, hl_meta; sessions, replay_chunks, session_events,
+        network_requests, websocket_events, errors, session_feedback.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ import duckdb
 from hl_local.errors import SchemaMismatch
 
 SCHEMA_VERSION = 1
-SCHEMA_FILES = ("meta.sql", "spans.sql", "logs.sql", "metric_points.sql")
+SCHEMA_FILES = (
+    "meta.sql", "spans.sql", "logs.sql", "metric_points.sql", "sessions.sql", "replay_chunks.sql",
+    "session_events.sql", "network_requests.sql", "websocket_events.sql", "errors.sql",
+    "session_feedback.sql",
+)  # fmt: skip
 
 
 def _ddl(name: str) -> str:

@@ -3,8 +3,10 @@
 Handlers call `await writer.write(batch)`; it returns only once the batch is committed, which is
 what lets a 2xx mean "durable". The thread takes everything queued at once (group commit: under
 load, many requests share one transaction and one WAL sync; when idle, a request commits alone
-at once), transposes each table's rows into Arrow columns and inserts them with one statement
-per table. A failed group is retried request by request, so one bad request fails alone.
+at once) and runs, kind by kind, the statements of store/writes.py over the group's Arrow rows:
+one statement per kind, never one per row. Replay pushes are de-duplicated first: a push whose
+(session_id, payload_id) is already stored contributes nothing. A failed group is retried
+request by request, so one bad request fails alone.
 The queue is bounded in rows: past the bound `write` raises Overloaded at once (503).
 """
 
@@ -17,13 +19,15 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from hl_local.decode.records import TABLE_COLUMNS, Batch
+from hl_local.decode.records import KINDS, Batch
 from hl_local.errors import Overloaded, RowsRejected, WriteFailed
 from hl_local.store.db import Store
+from hl_local.store.writes import INSERT_CHUNKS, WRITES
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,7 @@ IDLE_CHECKPOINT_S = 2.0  # checkpoint once writes pause this long
 @dataclass(slots=True)
 class _Pending:
     tables: dict[str, pa.Table]
+    push_key: tuple[str, str] | None
     rows: int
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[None]
@@ -68,21 +73,22 @@ class Writer:
         rows = batch.row_count
         if rows == 0:
             return
-        tables = {table: self._to_arrow(table, table_rows) for table, table_rows in batch.rows.items()}
+        tables = {kind: self._to_arrow(kind, kind_rows) for kind, kind_rows in batch.rows.items()}
         with self._lock:
             if self._pending_rows + rows > self._max_pending_rows and self._pending_rows > 0:
                 raise Overloaded()
             self._pending_rows += rows
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._queue.put(_Pending(tables, rows, loop, future))
+        self._queue.put(_Pending(tables, batch.push_key, rows, loop, future))
         await asyncio.shield(future)  # a client hanging up must not un-acknowledge a commit
 
-    def _to_arrow(self, table: str, rows: list[tuple[object, ...]]) -> pa.Table:
-        """Columns for `table`, typed from its DDL; a value that does not fit is the client's error."""
-        schema = self._schemas.get(table)
+    def _to_arrow(self, kind: str, rows: list[tuple[object, ...]]) -> pa.Table:
+        """Columns for `kind`, typed from its table's DDL; a value that does not fit is the client's error."""
+        schema = self._schemas.get(kind)
         if schema is None:
-            schema = self._schemas[table] = self._store.read_sync(lambda cur: _arrow_schema(cur, table))
+            schema = self._schemas[kind] = self._store.read_sync(lambda cur: _arrow_schema(cur, kind))
+        table = KINDS[kind][0]
         try:
             columns = [
                 pa.array(col, type=schema.field(i).type) for i, col in enumerate(zip(*rows, strict=True))
@@ -131,7 +137,7 @@ class Writer:
 
     def _commit_group(self, cur: duckdb.DuckDBPyConnection, group: list[_Pending]) -> None:
         try:
-            _commit(cur, [p.tables for p in group])
+            _commit(cur, [(p.tables, p.push_key) for p in group])
             self.committed_groups += 1
             outcomes: list[Exception | None] = [None] * len(group)
         except Exception as exc:
@@ -146,7 +152,7 @@ class Writer:
 
     def _commit_alone(self, cur: duckdb.DuckDBPyConnection, pending: _Pending) -> Exception | None:
         try:
-            _commit(cur, [pending.tables])
+            _commit(cur, [(pending.tables, pending.push_key)])
         except Exception as exc:
             log.warning("batch of %d rows refused by the database: %s", pending.rows, exc)
             return WriteFailed(str(exc).splitlines()[0])
@@ -162,20 +168,30 @@ def _settle(future: asyncio.Future[None], outcome: Exception | None) -> None:
         future.set_exception(outcome)
 
 
-def _commit(cur: duckdb.DuckDBPyConnection, batches: list[dict[str, pa.Table]]) -> None:
-    """Insert every table of `batches` in one transaction."""
-    by_table: dict[str, list[pa.Table]] = {}
-    for tables in batches:
-        for table, arrow_rows in tables.items():
-            by_table.setdefault(table, []).append(arrow_rows)
-    views = {f"_incoming_{table}": (table, parts) for table, parts in by_table.items()}
-    for view, (_, parts) in views.items():
+Work = tuple[dict[str, pa.Table], tuple[str, str] | None]  # one request's Arrow rows and push key
+
+
+def _commit(cur: duckdb.DuckDBPyConnection, group: list[Work]) -> None:
+    """Write every request of `group` in one transaction."""
+    views: list[str] = []
+
+    def run(kind: str, parts: list[pa.Table], statements: tuple[str, ...]) -> list[tuple[object, ...]]:
+        view = f"_rows_{kind}"
         cur.register(view, parts[0] if len(parts) == 1 else pa.concat_tables(parts))
+        views.append(view)
+        result: list[tuple[object, ...]] = []
+        for statement in statements:
+            result = cur.execute(statement.format(rows=view)).fetchall()
+        return result
+
     try:
         cur.execute("BEGIN")
         try:
-            for view, (table, _) in views.items():
-                cur.execute(_insert_sql(cur, table, view))
+            kept = _new_pushes(cur, group, run)
+            for kind, statements in WRITES.items():
+                parts = [tables[kind] for tables, _ in kept if kind in tables]
+                if parts:
+                    run(kind, parts, statements)
             cur.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(duckdb.Error):
@@ -186,21 +202,31 @@ def _commit(cur: duckdb.DuckDBPyConnection, batches: list[dict[str, pa.Table]]) 
             cur.unregister(view)
 
 
-_insert_sql_cache: dict[tuple[str, str], str] = {}
+def _new_pushes(cur: duckdb.DuckDBPyConnection, group: list[Work], run: Any) -> list[Work]:
+    """Insert the group's replay chunks; return the requests to write, without repeated pushes.
 
-
-def _insert_sql(cur: duckdb.DuckDBPyConnection, table: str, view: str) -> str:
-    """INSERT OR IGNORE where the table has a key (a resent span is kept once), plain INSERT elsewhere."""
-    sql = _insert_sql_cache.get((table, view))
-    if sql is None:
-        keyed = cur.execute(
-            "SELECT count(*) FROM duckdb_constraints() "
-            "WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
-            [table],
-        ).fetchall()[0][0]
-        verb = "INSERT OR IGNORE" if keyed else "INSERT"
-        sql = _insert_sql_cache[(table, view)] = f"{verb} INTO {table} BY NAME SELECT * FROM {view}"
-    return sql
+    The chunk rows go in first with INSERT OR IGNORE … RETURNING: the keys it returns are the
+    pushes not stored before. A push repeated within the group counts once. The chunk kind's
+    statements (session counts) then run over the new chunks only, and the writes of every
+    repeated push are dropped whole.
+    """
+    seen: set[tuple[str, str]] = set()
+    candidates: list[Work] = []
+    for work in group:
+        key = work[1]
+        if key is None:
+            continue
+        if key not in seen:
+            seen.add(key)
+            candidates.append(work)
+    if not candidates:
+        return group
+    chunks = [tables["replay_chunks"] for tables, _ in candidates if "replay_chunks" in tables]
+    new_keys = (
+        {tuple(row) for row in run("replay_chunks_insert", chunks, (INSERT_CHUNKS,))} if chunks else set()
+    )
+    fresh = [work for work in candidates if work[1] in new_keys]
+    return [work for work in group if work[1] is None] + fresh
 
 
 _ARROW_TYPES = {
@@ -216,14 +242,15 @@ _ARROW_TYPES = {
 }
 
 
-def _arrow_schema(cur: duckdb.DuckDBPyConnection, table: str) -> pa.Schema:
-    """Arrow types from the table's own DDL, so the Python side never guesses a column type."""
+def _arrow_schema(cur: duckdb.DuckDBPyConnection, kind: str) -> pa.Schema:
+    """Arrow types from the DDL of the kind's table, so the Python side never guesses a column type."""
+    table, columns = KINDS[kind]
     types = dict(
         cur.execute(
             "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ?", [table]
         ).fetchall()
     )
-    return pa.schema([(c, _ARROW_TYPES[types[c]]) for c in TABLE_COLUMNS[table]])
+    return pa.schema([(c, _ARROW_TYPES[types[c]]) for c in columns])
 
 
 def _checkpoint(cur: duckdb.DuckDBPyConnection, store: Store) -> None:

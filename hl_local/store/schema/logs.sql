@@ -1,4 +1,4 @@
--- One row per OTLP log record (and, later, per derived log line).
+-- One row per log line: OTLP log records, and browser console messages (source = 'frontend').
 CREATE TABLE logs (
     time_ns BIGINT NOT NULL,               -- the record's time, else its observed time, else receive time
     observed_ns BIGINT NOT NULL,
@@ -21,5 +21,6 @@ CREATE TABLE logs (
     scope_version VARCHAR NOT NULL,
     attributes VARCHAR NOT NULL,
     resource_attributes VARCHAR NOT NULL,
+    frames VARCHAR,                        -- JSON array of stack frames (browser console messages)
     received_ns BIGINT NOT NULL
 );

@@ -1,0 +1,191 @@
+"""POST /public (and /): the Highlight browser SDK's GraphQL API, dispatched on operationName.
+
+No GraphQL engine: the SDK's operations are few and fixed. Every success is 200,
+`application/json`, a non-null `data` and no `errors` (the SDK counts anything else as a
+failure and stops recording after five). A corrupt request gets a GraphQL-shaped error for that
+request only, with nothing written. When the writer is saturated, a push waits (bounded, well
+under the SDK's 15 s timeout) rather than being refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, route
+
+from hl_local.decode import highlight
+from hl_local.decode.otlp import DecodeError
+from hl_local.decode.records import Batch
+from hl_local.errors import Overloaded, RowsRejected, WriteFailed
+from hl_local.ingest.body import MAX_BODY_BYTES, BodyError, read_body
+from hl_local.ingest.cors import cors_headers, preflight
+from hl_local.store.writer import Writer
+
+log = logging.getLogger(__name__)
+
+PROJECT_ID = "1"  # hl-local is single-project; the SDK needs a non-zero numeric id
+OVERLOAD_WAIT_S = 8.0  # the SDK treats >15 s as a failure
+_CLICK_TAILS_KEPT = 10_000
+
+_encode = msgspec.json.encode
+
+
+class _ClickTails:
+    """The last clicks of recent sessions, so a rage-click burst split over two pushes is seen."""
+
+    def __init__(self) -> None:
+        self._tails: OrderedDict[str, list[highlight.Click]] = OrderedDict()
+
+    def get(self, session_id: str) -> list[highlight.Click]:
+        return self._tails.get(session_id, [])
+
+    def put(self, session_id: str, tail: list[highlight.Click]) -> None:
+        self._tails[session_id] = tail
+        self._tails.move_to_end(session_id)
+        while len(self._tails) > _CLICK_TAILS_KEPT:
+            self._tails.popitem(last=False)
+
+
+_click_tails = _ClickTails()
+
+
+def _client(request: Request) -> highlight.Client:
+    return highlight.Client(
+        user_agent=request.headers.get("user-agent"),
+        ip=request.client.host if request.client else None,
+        language=request.headers.get("accept-language"),
+    )
+
+
+def _push(variables: dict[str, Any], payload: highlight.Payload) -> Batch:
+    session_id = highlight.session_id_of(variables)
+    payload_id = variables.get("payload_id")
+    if isinstance(payload_id, int):
+        payload_id = str(payload_id)
+    if not isinstance(payload_id, str) or not payload_id:
+        raise DecodeError("variables.payload_id is missing")
+    result = highlight.push_to_batch(session_id, payload_id, payload, _click_tails.get(session_id))
+    _click_tails.put(session_id, result.clicks_tail)
+    return result.batch
+
+
+def _push_events(variables: dict[str, Any], request: Request) -> Batch:
+    return _push(variables, highlight.decode_push_data(variables.get("data")))
+
+
+def _push_legacy(variables: dict[str, Any], request: Request) -> Batch:
+    return _push(variables, highlight.legacy_payload(variables))
+
+
+def _metrics(variables: dict[str, Any], request: Request) -> Batch:
+    return highlight.push_metrics(variables)
+
+
+Handler = Callable[[dict[str, Any], Request], Batch]
+
+# lower-cased operation → (root field, handler, reply: "session" = the secure id, "count", None)
+OPERATIONS: dict[str, tuple[str, Handler | None, str | None]] = {
+    "initializesession": (
+        "initializeSession",
+        lambda v, r: highlight.initialize_session(v, _client(r)),
+        "init",
+    ),
+    "pushsessionevents": ("pushSessionEvents", _push_events, None),
+    "pushpayloadcompressed": ("pushPayloadCompressed", _push_events, None),
+    "pushpayload": ("pushPayload", _push_legacy, "count"),
+    "identifysession": ("identifySession", lambda v, r: highlight.identify_session(v), "session"),
+    "addsessionproperties": (
+        "addSessionProperties",
+        lambda v, r: highlight.add_session_properties(v),
+        "session",
+    ),
+    "addsessionfeedback": ("addSessionFeedback", lambda v, r: highlight.add_session_feedback(v), "session"),
+    "pushmetrics": ("pushMetrics", _metrics, "count"),
+}
+
+
+def _reply(field: str, kind: str | None, variables: dict[str, Any], batch: Batch | None) -> Any:
+    if kind == "init":
+        return {"secure_id": variables.get("session_secure_id"), "project_id": PROJECT_ID, "sampling": None}
+    if kind == "session":
+        return variables.get("session_secure_id") or ""
+    if kind == "count":
+        return batch.row_count if batch else 0
+    return None
+
+
+async def _write(writer: Writer, batch: Batch) -> None:
+    """Write, waiting out a saturated writer rather than failing the SDK's request."""
+    deadline = time.monotonic() + OVERLOAD_WAIT_S
+    while True:
+        try:
+            await writer.write(batch)
+            return
+        except Overloaded:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
+def _json(body: Any, request: Request, status: int = 200) -> Response[bytes]:
+    return Response(
+        _encode(body), status_code=status, media_type="application/json", headers=cors_headers(request)
+    )
+
+
+def _error(request: Request, status: int, message: str, code: str) -> Response[bytes]:
+    log.info("%s %s -> %d: %s", request.method, request.url.path, status, message)
+    body = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
+    return _json(body, request, status)
+
+
+async def handle(request: Request) -> Response[bytes]:
+    try:
+        body = await read_body(
+            request.stream(), request.headers.get("content-length"), request.headers.get("content-encoding")
+        )
+        graphql = highlight.parse_request(body)
+        name = highlight.operation_name(graphql)
+        field, handler, reply = OPERATIONS.get(name.lower(), (name or "ignore", None, None))
+        variables = graphql.variables or {}
+        batch = handler(variables, request) if handler else None
+        if batch is not None:
+            await _write(request.app.state.writer, batch)
+    except BodyError as exc:
+        return _error(request, exc.status, str(exc), "BAD_REQUEST")
+    except (DecodeError, RowsRejected) as exc:
+        return _error(request, 400, str(exc), "BAD_USER_INPUT")
+    except Overloaded:
+        response = _error(request, 503, "hl-local is busy writing; retry shortly", "UNAVAILABLE")
+        response.headers["retry-after"] = str(Overloaded.retry_after_s)
+        return response
+    except WriteFailed as exc:
+        return _error(request, 500, f"the database refused the request: {exc}", "INTERNAL_SERVER_ERROR")
+    # Unknown but well-formed operations (Ignore, markBackendSetup, ...) succeed doing nothing.
+    return _json({"data": {field: _reply(field, reply, variables, batch)}}, request)
+
+
+def _handler(path: str) -> Any:
+    @route(
+        path,
+        http_method=["POST", "OPTIONS"],
+        status_code=200,
+        request_max_body_size=MAX_BODY_BYTES + 1,
+        name=f"highlight{path.replace('/', '-')}",
+    )
+    async def public_route(request: Request) -> Response[bytes]:
+        if request.method == "OPTIONS":
+            return preflight(request)
+        return await handle(request)
+
+    return public_route
+
+
+# `/public` is where the self-hosted Highlight served it (`backendUrl: "http://localhost:8082/public"`).
+highlight_handlers = [_handler("/public"), _handler("/")]

@@ -71,9 +71,9 @@ WEBSOCKET_EVENT_COLUMNS = (
 )
 
 ERROR_COLUMNS = (
-    "error_id", "time_ns", "source", "type", "message", "stack", "frames", "url", "error_source", "line_number",
-    "column_number", "service_name", "service_version", "environment", "session_id", "payload_id", "request_id",
-    "trace_id", "span_id", "payload", "received_ns",
+    "error_id", "time_ns", "source", "type", "message", "stack", "frames", "url", "error_source",
+    "line_number", "column_number", "service_name", "service_version", "environment", "session_id",
+    "payload_id", "request_id", "trace_id", "span_id", "payload", "received_ns",
 )  # fmt: skip
 
 FEEDBACK_COLUMNS = ("session_id", "time_ns", "user_name", "user_email", "verbatim", "received_ns")

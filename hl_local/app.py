@@ -35,7 +35,7 @@ async def stats(request: Request) -> dict[str, Any]:
 def _host_guard(allowed: set[str]) -> Any:
     """Refuse API requests whose Host is not ours: a DNS-rebinding page cannot read telemetry."""
 
-    def guard(request: Request) -> None:
+    async def guard(request: Request) -> None:  # async: litestar would run a sync hook in a thread
         if not request.url.path.startswith("/api/"):
             return
         host = request.headers.get("host", "")

@@ -23,7 +23,7 @@ COUNTS = {
     "spans": "SELECT count(*) FROM spans",
     "logs": "SELECT count(*) FROM logs",
     "metric_points": "SELECT count(*) FROM metric_points",
-    "sessions": "SELECT count(*) FROM sessions",
+    "sessions": "SELECT count(*) FROM session_summaries",
     "replay_events": "SELECT coalesce(sum(event_count), 0) FROM replay_chunks",
     "console_messages": "SELECT count(*) FROM logs WHERE source = 'frontend'",
     "network_requests": "SELECT count(*) FROM network_requests",

@@ -17,7 +17,7 @@ SCHEMA_VERSION = 1
 SCHEMA_FILES = (
     "meta.sql", "spans.sql", "logs.sql", "metric_points.sql", "sessions.sql", "replay_chunks.sql",
     "session_events.sql", "network_requests.sql", "websocket_events.sql", "errors.sql",
-    "session_feedback.sql",
+    "session_feedback.sql", "views.sql",
 )  # fmt: skip
 
 

@@ -1,9 +1,9 @@
 """What the writer runs for each kind of row, in order. `{rows}` is the kind's Arrow rows.
 
-Plain kinds append (or INSERT OR IGNORE where the table has a key). Session kinds upsert or
-fold counts into `sessions`, creating the row if a push or call arrives before (or without)
-initializeSession. Several rows for one session can share a group commit, so updates first
-reduce their rows to one per session.
+Plain kinds append (or INSERT OR IGNORE where the table has a key). Session calls upsert into
+`sessions`, creating the row if identify/properties/feedback come before initializeSession.
+Several rows for one session can share a group commit, so updates first reduce their rows to
+one per session. Pushes never touch `sessions`: a statement per group there cost ~20 ms.
 """
 
 from __future__ import annotations
@@ -28,38 +28,6 @@ _LATEST_PER_SESSION = (
     "QUALIFY row_number() OVER (PARTITION BY session_id ORDER BY last_activity_ns DESC) = 1"
 )
 
-# The push's own counts folded into its session. Active time also counts the gap between the
-# session's last interaction and the push's first one, when under 10 s (Highlight's threshold).
-_FOLD_CHUNKS = """
-UPDATE sessions SET
-    push_count = sessions.push_count + c.pushes,
-    event_count = sessions.event_count + c.events,
-    page_count = sessions.page_count + c.pages,
-    click_count = sessions.click_count + c.clicks,
-    error_count = sessions.error_count + c.errors,
-    console_error_count = sessions.console_error_count + c.console_errors,
-    has_rage_clicks = sessions.has_rage_clicks OR c.rage,
-    first_event_ms = least(sessions.first_event_ms, c.first_ms),
-    last_event_ms = greatest(sessions.last_event_ms, c.last_ms),
-    first_url = coalesce(sessions.first_url, c.first_url),
-    active_ms = sessions.active_ms + c.active_ms + CASE
-        WHEN c.first_interaction_ms - sessions.last_interaction_ms BETWEEN 0 AND 10000
-        THEN c.first_interaction_ms - sessions.last_interaction_ms ELSE 0 END,
-    last_interaction_ms = greatest(sessions.last_interaction_ms, c.last_interaction_ms),
-    last_activity_ns = greatest(sessions.last_activity_ns, c.received_ns)
-FROM (
-    SELECT session_id, count(*) AS pushes, sum(event_count) AS events, sum(page_count) AS pages,
-           sum(click_count) AS clicks, sum(error_count) AS errors,
-           sum(console_error_count) AS console_errors, bool_or(has_rage_clicks) AS rage,
-           min(first_ms) AS first_ms, max(last_ms) AS last_ms, arg_min(first_url, first_ms) AS first_url,
-           min(first_interaction_ms) AS first_interaction_ms,
-           max(last_interaction_ms) AS last_interaction_ms, sum(active_ms) AS active_ms,
-           max(received_ns) AS received_ns
-    FROM {rows} GROUP BY session_id
-) AS c
-WHERE sessions.session_id = c.session_id
-"""
-
 # kind → statements, in the order kinds are written within one transaction.
 WRITES: dict[str, tuple[str, ...]] = {
     "session_inits": (
@@ -67,12 +35,8 @@ WRITES: dict[str, tuple[str, ...]] = {
         f"initialized = true, {_INIT_UPDATES}, started_ns = least(sessions.started_ns, excluded.started_ns), "
         "last_activity_ns = greatest(sessions.last_activity_ns, excluded.last_activity_ns)",
     ),
-    # replay_chunks is inserted by the writer itself (INSERT OR IGNORE … RETURNING decides which
-    # pushes are new); these statements then run with only the new chunks.
-    "replay_chunks": (
-        _CREATE_SESSIONS.format(time="received_ns"),
-        _FOLD_CHUNKS,
-    ),
+    # replay_chunks is inserted by the writer itself: INSERT OR IGNORE … RETURNING decides which
+    # pushes are new. Session counts are derived from the chunks when read (views.sql).
     "session_identities": (
         _CREATE_SESSIONS.format(time="last_activity_ns"),
         f"UPDATE sessions SET identifier = r.identifier, user_object = r.user_object, "

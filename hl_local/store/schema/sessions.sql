@@ -1,5 +1,7 @@
--- One row per browser session recorded by the Highlight SDK (session_id = its session_secure_id).
--- initializeSession fills the client columns; every push folds its counts in (see replay_chunks).
+-- One row per browser session recorded by the Highlight SDK (session_id = its session_secure_id):
+-- what initializeSession, identifySession and addSessionProperties said. Counts, duration and
+-- active time are derived from the pushes by the session_stats view (views.sql), so writing a
+-- push never updates this table.
 CREATE TABLE sessions (
     session_id VARCHAR PRIMARY KEY,
     initialized BOOLEAN NOT NULL DEFAULT false,  -- false while only pushes were seen
@@ -20,21 +22,9 @@ CREATE TABLE sessions (
     user_agent VARCHAR,
     ip VARCHAR,
     language VARCHAR,                      -- Accept-Language of initializeSession
-    first_url VARCHAR,
     identifier VARCHAR,                    -- identifySession user_identifier
     user_object VARCHAR,                   -- identifySession user_object, JSON object
     properties VARCHAR,                    -- addSessionProperties, merged, JSON object
-    started_ns BIGINT NOT NULL,            -- first initializeSession or push received
-    last_activity_ns BIGINT NOT NULL,      -- last request received for the session
-    first_event_ms BIGINT,                 -- rrweb timestamps (epoch ms): duration = last - first
-    last_event_ms BIGINT,
-    active_ms BIGINT NOT NULL DEFAULT 0,   -- time with user interaction gaps under 10 s
-    last_interaction_ms BIGINT,
-    push_count INTEGER NOT NULL DEFAULT 0,
-    event_count BIGINT NOT NULL DEFAULT 0,
-    page_count INTEGER NOT NULL DEFAULT 0,  -- Navigate and Reload events
-    click_count INTEGER NOT NULL DEFAULT 0,
-    error_count INTEGER NOT NULL DEFAULT 0,
-    console_error_count INTEGER NOT NULL DEFAULT 0,
-    has_rage_clicks BOOLEAN NOT NULL DEFAULT false
+    started_ns BIGINT NOT NULL,            -- first initializeSession (or call) received
+    last_activity_ns BIGINT NOT NULL       -- last session call received (pushes: see session_stats)
 );

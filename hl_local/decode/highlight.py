@@ -550,6 +550,7 @@ def _error_row(
         None,
         payload if isinstance(payload, str) else (json_text(payload) if payload is not None else None),
         received_ns,
+        None,  # group_id: assigned by the writer
     )
 
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
+import msgspec
+
 from hl_local.decode.attributes import AttributeDecoder, Promoted, json_text
+from hl_local.decode.derived import Derived, Origin
+from hl_local.decode.records import Batch
 
 RESOURCE_FIELDS = ("service_name", "service_version", "environment", "session_id", "request_id", "project_id")
 _FIELD_INDEX = {name: i for i, name in enumerate(RESOURCE_FIELDS)}
@@ -18,6 +22,25 @@ _FIELD_INDEX = {name: i for i, name in enumerate(RESOURCE_FIELDS)}
 
 class DecodeError(ValueError):
     """The body is not a valid OTLP message; the text names what is wrong."""
+
+
+def traces_to_batch(enc: WireEncoding, request: Any) -> Batch:
+    derived = Derived(time.time_ns())
+    batch = Batch({"spans": spans_to_rows(enc, request, derived)})
+    batch.add("logs", derived.logs)
+    batch.add("errors", derived.errors)
+    return batch
+
+
+def logs_to_batch(enc: WireEncoding, request: Any) -> Batch:
+    derived = Derived(time.time_ns())
+    batch = Batch({"logs": logs_to_rows(enc, request, derived)})
+    batch.add("errors", derived.errors)
+    return batch
+
+
+def metrics_to_batch(enc: WireEncoding, request: Any) -> Batch:
+    return Batch({"metric_points": metrics_to_rows(enc, request)})
 
 
 class WireEncoding(Protocol):
@@ -69,8 +92,10 @@ class _Context:
         return hit[0] if hit else None
 
 
-def spans_to_rows(enc: WireEncoding, request: Any) -> list[tuple[object, ...]]:
-    """Rows for `spans` in SPAN_COLUMNS order."""
+def spans_to_rows(
+    enc: WireEncoding, request: Any, derived: Derived | None = None
+) -> list[tuple[object, ...]]:
+    """Rows for `spans` in SPAN_COLUMNS order; errors and log lines of span events into `derived`."""
     rows: list[tuple[object, ...]] = []
     append = rows.append
     hex_id = enc.hex_id
@@ -83,13 +108,18 @@ def spans_to_rows(enc: WireEncoding, request: Any) -> list[tuple[object, ...]]:
             for span in scope_spans.spans:
                 promoted: Promoted = {}
                 attributes = to_json(span.attributes, promoted)
+                trace_id = hex_id(span.trace_id, "traceId")
+                span_id = hex_id(span.span_id, "spanId")
                 start_ns = span.start_time_unix_nano
                 end_ns = span.end_time_unix_nano
                 status = span.status
+                events = span.events
+                if events and derived is not None:
+                    _derive_from_events(enc, ctx, promoted, trace_id, span_id, attributes, span, derived)
                 append(
                     (
-                        hex_id(span.trace_id, "traceId"),
-                        hex_id(span.span_id, "spanId"),
+                        trace_id,
+                        span_id,
                         hex_id(span.parent_span_id, "parentSpanId"),
                         span.trace_state or "",
                         span.flags or 0,
@@ -106,12 +136,43 @@ def spans_to_rows(enc: WireEncoding, request: Any) -> list[tuple[object, ...]]:
                         ctx.scope_version,
                         attributes,
                         ctx.attributes_json,
-                        _events_json(enc, span.events),
+                        _events_json(enc, events),
                         _links_json(enc, span.links),
                         received_ns,
                     )
                 )
     return rows
+
+
+_DERIVING_EVENTS = frozenset({"exception", "log"})
+
+
+def _derive_from_events(
+    enc: WireEncoding,
+    ctx: _Context,
+    promoted: Promoted,
+    trace_id: str,
+    span_id: str,
+    attributes_json: str,
+    span: Any,
+    derived: Derived,
+) -> None:
+    origin: Origin | None = None
+    for event in span.events:
+        name = event.name or ""
+        if name not in _DERIVING_EVENTS:
+            continue
+        if origin is None:
+            origin = _origin(ctx, promoted, trace_id, span_id, attributes_json)
+        time_ns = event.time_unix_nano or span.start_time_unix_nano
+        derived.span_event(origin, name, time_ns, enc.attributes.to_dict(event.attributes))
+
+
+def _origin(ctx: _Context, promoted: Promoted, trace_id: str, span_id: str, attributes_json: str) -> Origin:
+    attributes = msgspec.json.decode(attributes_json)
+    url = next((attributes[k] for k in ("url.full", "http.url") if isinstance(attributes.get(k), str)), None)
+    return Origin(trace_id, span_id, ctx.columns(promoted), ctx.source(promoted), ctx.scope_name,
+                  ctx.scope_version, ctx.attributes_json, url)  # fmt: skip
 
 
 def _events_json(enc: WireEncoding, events: Any) -> str:
@@ -170,8 +231,11 @@ def normalise_level(severity_text: str, severity_number: int) -> str:
     return "info"
 
 
-def logs_to_rows(enc: WireEncoding, request: Any) -> list[tuple[object, ...]]:
-    """Rows for `logs` in LOG_COLUMNS order."""
+_SEVERITY_KEYS = ("level", "severity", "log.severity")  # read when severityText is empty
+
+
+def logs_to_rows(enc: WireEncoding, request: Any, derived: Derived | None = None) -> list[tuple[object, ...]]:
+    """Rows for `logs` in LOG_COLUMNS order; errors of records with exception attributes into `derived`."""
     rows: list[tuple[object, ...]] = []
     append = rows.append
     hex_id = enc.hex_id
@@ -186,15 +250,28 @@ def logs_to_rows(enc: WireEncoding, request: Any) -> list[tuple[object, ...]]:
                 promoted: Promoted = {}
                 attributes = to_json(record.attributes, promoted)
                 observed_ns = record.observed_time_unix_nano or 0
+                time_ns = record.time_unix_nano or observed_ns or received_ns
                 body = any_value(record.body) if record.body is not None else None
                 severity_text = record.severity_text or ""
                 severity_number = record.severity_number or 0
+                trace_id = hex_id(record.trace_id, "traceId")
+                span_id = hex_id(record.span_id, "spanId")
+                has_exception = '"exception.type"' in attributes or '"exception.message"' in attributes
+                needs_severity = not severity_text and not severity_number
+                if has_exception or needs_severity:
+                    fields = enc.attributes.to_dict(record.attributes)
+                    if needs_severity:
+                        severity_text = next((str(fields[k]) for k in _SEVERITY_KEYS if fields.get(k)), "")
+                    if has_exception and derived is not None:
+                        origin = Origin(trace_id, span_id, ctx.columns(promoted), ctx.source(promoted),
+                                        ctx.scope_name, ctx.scope_version, ctx.attributes_json)  # fmt: skip
+                        derived.log_record(origin, time_ns, fields)
                 append(
                     (
-                        record.time_unix_nano or observed_ns or received_ns,
+                        time_ns,
                         observed_ns or received_ns,
-                        hex_id(record.trace_id, "traceId"),
-                        hex_id(record.span_id, "spanId"),
+                        trace_id,
+                        span_id,
                         record.flags or 0,
                         severity_text,
                         severity_number,

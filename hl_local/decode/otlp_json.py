@@ -20,6 +20,7 @@ import msgspec
 
 from hl_local.decode import otlp
 from hl_local.decode.attributes import AttributeDecoder
+from hl_local.decode.records import Batch
 
 
 class _Wire(msgspec.Struct, rename="camel", gc=False, omit_defaults=True):
@@ -347,13 +348,13 @@ def _parse(kind: str, body: bytes) -> Any:
         raise otlp.DecodeError(f"body is not valid OTLP/JSON {kind}: {exc}") from None
 
 
-def decode_traces(body: bytes) -> list[tuple[object, ...]]:
-    return otlp.spans_to_rows(_ENCODING, _parse("traces", body))
+def decode_traces(body: bytes) -> Batch:
+    return otlp.traces_to_batch(_ENCODING, _parse("traces", body))
 
 
-def decode_logs(body: bytes) -> list[tuple[object, ...]]:
-    return otlp.logs_to_rows(_ENCODING, _parse("logs", body))
+def decode_logs(body: bytes) -> Batch:
+    return otlp.logs_to_batch(_ENCODING, _parse("logs", body))
 
 
-def decode_metrics(body: bytes) -> list[tuple[object, ...]]:
-    return otlp.metrics_to_rows(_ENCODING, _parse("metrics", body))
+def decode_metrics(body: bytes) -> Batch:
+    return otlp.metrics_to_batch(_ENCODING, _parse("metrics", body))

@@ -23,6 +23,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from hl_local.decode import otlp
 from hl_local.decode.attributes import AttributeDecoder
+from hl_local.decode.records import Batch
 
 _KEY_VALUE = ".opentelemetry.proto.common.v1.KeyValue"
 _FILES = (common_pb2, resource_pb2, trace_pb2, logs_pb2, metrics_pb2,
@@ -116,13 +117,13 @@ def _parse(message_class: Any, body: bytes, what: str) -> Any:
         raise otlp.DecodeError(f"body is not a valid protobuf {what}: {exc}") from None
 
 
-def decode_traces(body: bytes) -> list[tuple[object, ...]]:
-    return otlp.spans_to_rows(_ENCODING, _parse(_TRACES, body, "ExportTraceServiceRequest"))
+def decode_traces(body: bytes) -> Batch:
+    return otlp.traces_to_batch(_ENCODING, _parse(_TRACES, body, "ExportTraceServiceRequest"))
 
 
-def decode_logs(body: bytes) -> list[tuple[object, ...]]:
-    return otlp.logs_to_rows(_ENCODING, _parse(_LOGS, body, "ExportLogsServiceRequest"))
+def decode_logs(body: bytes) -> Batch:
+    return otlp.logs_to_batch(_ENCODING, _parse(_LOGS, body, "ExportLogsServiceRequest"))
 
 
-def decode_metrics(body: bytes) -> list[tuple[object, ...]]:
-    return otlp.metrics_to_rows(_ENCODING, _parse(_METRICS, body, "ExportMetricsServiceRequest"))
+def decode_metrics(body: bytes) -> Batch:
+    return otlp.metrics_to_batch(_ENCODING, _parse(_METRICS, body, "ExportMetricsServiceRequest"))

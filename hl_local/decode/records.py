@@ -73,7 +73,12 @@ WEBSOCKET_EVENT_COLUMNS = (
 ERROR_COLUMNS = (
     "error_id", "time_ns", "source", "type", "message", "stack", "frames", "url", "error_source",
     "line_number", "column_number", "service_name", "service_version", "environment", "session_id",
-    "payload_id", "request_id", "trace_id", "span_id", "payload", "received_ns",
+    "payload_id", "request_id", "trace_id", "span_id", "payload", "received_ns", "group_id",
+)  # fmt: skip
+
+ERROR_GROUP_COLUMNS = (
+    "group_id", "title", "type", "source", "service_name", "first_seen_ns", "last_seen_ns", "occurrences",
+    "state", "state_changed_ns", "stack", "frames", "fingerprints",
 )  # fmt: skip
 
 FEEDBACK_COLUMNS = ("session_id", "time_ns", "user_name", "user_email", "verbatim", "received_ns")
@@ -92,6 +97,7 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "websocket_events": ("websocket_events", WEBSOCKET_EVENT_COLUMNS),
     "errors": ("errors", ERROR_COLUMNS),
     "session_feedback": ("session_feedback", FEEDBACK_COLUMNS),
+    "error_groups": ("error_groups", ERROR_GROUP_COLUMNS),  # written by the writer, after grouping
 }
 
 

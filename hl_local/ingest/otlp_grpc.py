@@ -15,7 +15,6 @@ from grpc import aio
 
 from hl_local.decode import otlp_proto
 from hl_local.decode.otlp import DecodeError
-from hl_local.decode.records import Batch
 from hl_local.errors import Overloaded, PortInUse, RowsRejected, WriteFailed
 from hl_local.ingest.body import MAX_DECODED_BYTES
 from hl_local.ingest.status import GRPC_UNAVAILABLE, status_protobuf
@@ -24,9 +23,9 @@ from hl_local.store.writer import Writer
 log = logging.getLogger(__name__)
 
 _SERVICES = {
-    "opentelemetry.proto.collector.trace.v1.TraceService": ("spans", otlp_proto.decode_traces),
-    "opentelemetry.proto.collector.logs.v1.LogsService": ("logs", otlp_proto.decode_logs),
-    "opentelemetry.proto.collector.metrics.v1.MetricsService": ("metric_points", otlp_proto.decode_metrics),
+    "opentelemetry.proto.collector.trace.v1.TraceService": otlp_proto.decode_traces,
+    "opentelemetry.proto.collector.logs.v1.LogsService": otlp_proto.decode_logs,
+    "opentelemetry.proto.collector.metrics.v1.MetricsService": otlp_proto.decode_metrics,
 }
 
 Handler = Callable[[bytes, aio.ServicerContext], Awaitable[bytes]]
@@ -37,8 +36,7 @@ def _export_handler(
 ) -> Handler:
     async def export(request: bytes, context: aio.ServicerContext) -> bytes:
         try:
-            rows = decode(request)
-            await writer.write(Batch({table: rows}))
+            await writer.write(decode(request))
         except (DecodeError, RowsRejected) as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except Overloaded as exc:
@@ -63,9 +61,9 @@ async def start_grpc_server(writer: Writer, host: str, port: int) -> tuple[aio.S
     )
     handlers = [
         grpc.method_handlers_generic_handler(
-            service, {"Export": grpc.unary_unary_rpc_method_handler(_export_handler(writer, table, decode))}
+            service, {"Export": grpc.unary_unary_rpc_method_handler(_export_handler(writer, decode))}
         )
-        for service, (table, decode) in _SERVICES.items()
+        for service, decode in _SERVICES.items()
     ]
     server.add_generic_rpc_handlers(handlers)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -28,12 +28,12 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _PROTOBUF_TYPES = {PROTOBUF, "application/protobuf", "application/vnd.google.protobuf"}
 
-Decoder = Callable[[bytes], list[tuple[object, ...]]]
-# signal → (table, protobuf decoder, JSON decoder)
-SIGNALS: dict[str, tuple[str, Decoder, Decoder]] = {
-    "traces": ("spans", otlp_proto.decode_traces, otlp_json.decode_traces),
-    "logs": ("logs", otlp_proto.decode_logs, otlp_json.decode_logs),
-    "metrics": ("metric_points", otlp_proto.decode_metrics, otlp_json.decode_metrics),
+Decoder = Callable[[bytes], Batch]
+# signal → (protobuf decoder, JSON decoder)
+SIGNALS: dict[str, tuple[Decoder, Decoder]] = {
+    "traces": (otlp_proto.decode_traces, otlp_json.decode_traces),
+    "logs": (otlp_proto.decode_logs, otlp_json.decode_logs),
+    "metrics": (otlp_proto.decode_metrics, otlp_json.decode_metrics),
 }
 
 
@@ -42,7 +42,7 @@ def _media_type(request: Request) -> str:
 
 
 async def export(request: Request, signal: str) -> Response[bytes]:
-    table, decode_protobuf, decode_json = SIGNALS[signal]
+    decode_protobuf, decode_json = SIGNALS[signal]
     media_type = _media_type(request)
     if media_type in _PROTOBUF_TYPES:
         decode, reply_type = decode_protobuf, PROTOBUF
@@ -55,8 +55,7 @@ async def export(request: Request, signal: str) -> Response[bytes]:
         body = await read_body(
             request.stream(), request.headers.get("content-length"), request.headers.get("content-encoding")
         )
-        rows = decode(body)
-        await request.app.state.writer.write(Batch({table: rows}))
+        await request.app.state.writer.write(decode(body))
     except BodyError as exc:
         return _failure(request, reply_type, exc.status, str(exc))
     except RequestEntityTooLarge:

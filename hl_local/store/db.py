@@ -28,6 +28,7 @@ COUNTS = {
     "console_messages": "SELECT count(*) FROM logs WHERE source = 'frontend'",
     "network_requests": "SELECT count(*) FROM network_requests",
     "errors": "SELECT count(*) FROM errors",
+    "error_groups": "SELECT count(*) FROM error_groups",
 }
 
 # Checkpoints are deferred (WAL up to this size) and done when the writer goes idle: measured

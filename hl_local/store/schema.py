@@ -2,7 +2,7 @@
 
 SCHEMA_VERSION history:
     1 — spans, logs, metric_points, hl_meta; sessions, replay_chunks, session_events,
-        network_requests, websocket_events, errors, session_feedback.
+        network_requests, websocket_events, errors, session_feedback, error_groups.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ SCHEMA_VERSION = 1
 SCHEMA_FILES = (
     "meta.sql", "spans.sql", "logs.sql", "metric_points.sql", "sessions.sql", "replay_chunks.sql",
     "session_events.sql", "network_requests.sql", "websocket_events.sql", "errors.sql",
-    "session_feedback.sql", "views.sql",
+    "session_feedback.sql", "error_groups.sql", "views.sql",
 )  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import queue
 import threading
@@ -24,10 +25,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from hl_local.decode.records import KINDS, Batch
+from hl_local.decode.records import ERROR_COLUMNS, KINDS, Batch
 from hl_local.errors import Overloaded, RowsRejected, WriteFailed
 from hl_local.store.db import Store
-from hl_local.store.writes import INSERT_CHUNKS, WRITES
+from hl_local.store.grouping import ErrorGrouper
+from hl_local.store.writes import INSERT_CHUNKS, INSERT_ERRORS, UPSERT_ERROR_GROUPS, WRITES
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ class Writer:
         self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="hl-local-writer", daemon=True)
         self.committed_groups = 0
+        self._grouper = ErrorGrouper()  # owned by the writer thread, loaded when it starts
 
     def start(self) -> None:
         self._thread.start()
@@ -87,6 +90,7 @@ class Writer:
 
     def _run(self) -> None:
         cur = self._store.cursor()
+        _load_grouper(cur, self._grouper)
         dirty = False
         while True:
             try:
@@ -121,7 +125,7 @@ class Writer:
 
     def _commit_group(self, cur: duckdb.DuckDBPyConnection, group: list[_Pending]) -> None:
         try:
-            _commit(cur, [(p.rows_by_kind, p.push_key) for p in group])
+            _commit(cur, [(p.rows_by_kind, p.push_key) for p in group], self._grouper)
             self.committed_groups += 1
             outcomes: list[Exception | None] = [None] * len(group)
         except Exception as exc:  # any failure fails the requests, never the thread
@@ -133,7 +137,7 @@ class Writer:
 
     def _commit_alone(self, cur: duckdb.DuckDBPyConnection, pending: _Pending) -> Exception | None:
         try:
-            _commit(cur, [(pending.rows_by_kind, pending.push_key)])
+            _commit(cur, [(pending.rows_by_kind, pending.push_key)], self._grouper)
         except Exception as exc:
             return _failure(exc)
         return None
@@ -145,6 +149,14 @@ def _failure(exc: Exception) -> Exception:
         return exc
     log.warning("a batch was refused by the database: %s", exc)
     return WriteFailed(str(exc).splitlines()[0])
+
+
+def _load_grouper(cur: duckdb.DuckDBPyConnection, grouper: ErrorGrouper) -> None:
+    groups = cur.execute("SELECT group_id, fingerprints FROM error_groups").fetchall()
+    messages = cur.execute(
+        "SELECT message, arg_max(group_id, time_ns) FROM errors GROUP BY message"
+    ).fetchall()
+    grouper.load(groups, messages)
 
 
 def _settle(future: asyncio.Future[None], outcome: Exception | None) -> None:
@@ -160,7 +172,7 @@ Rows = list[tuple[object, ...]]
 Work = tuple[dict[str, Rows], tuple[str, str] | None]  # one request's rows by kind, and its push key
 
 
-def _commit(cur: duckdb.DuckDBPyConnection, group: list[Work]) -> None:
+def _commit(cur: duckdb.DuckDBPyConnection, group: list[Work], grouper: ErrorGrouper) -> None:
     """Write every request of `group` in one transaction.
 
     Rows become Arrow columns here, once per kind for the whole group: converting per request
@@ -188,14 +200,57 @@ def _commit(cur: duckdb.DuckDBPyConnection, group: list[Work]) -> None:
                 parts = [rows[kind] for rows, _ in kept if kind in rows]
                 if parts:
                     run(kind, parts, statements)
+            errors = [row for rows, _ in kept for row in rows.get("errors", ())]
+            if errors:
+                _write_errors(errors, grouper, run)
             cur.execute("COMMIT")
         except BaseException:
+            grouper.rollback()
             with contextlib.suppress(duckdb.Error):
                 cur.execute("ROLLBACK")
             raise
+        grouper.commit()
     finally:
         for view in views:
             cur.unregister(view)
+
+
+_GROUP_ID = ERROR_COLUMNS.index("group_id")
+_MESSAGE, _FRAMES, _TIME = (ERROR_COLUMNS.index(c) for c in ("message", "frames", "time_ns"))
+
+
+def _write_errors(errors: Rows, grouper: ErrorGrouper, run: Any) -> None:
+    """Group the errors, insert the new ones, and fold them into their groups' counts.
+
+    A repeated error (same id: a retried batch, Flask's duplicate event) is ignored by the
+    insert, and RETURNING tells which were new, so group counts never count it twice.
+    """
+    grouped = []
+    for row in errors:
+        group_id = grouper.assign(str(row[_MESSAGE]), json.loads(str(row[_FRAMES])))
+        grouped.append((*row[:_GROUP_ID], group_id, *row[_GROUP_ID + 1 :]))
+    new_ids = {r[0] for r in run("errors", [grouped], (INSERT_ERRORS,))}
+    fresh = [row for row in grouped if row[0] in new_ids]
+    if fresh:
+        run("error_groups", [_group_rows(fresh, grouper)], (UPSERT_ERROR_GROUPS,))
+
+
+def _group_rows(errors: Rows, grouper: ErrorGrouper) -> Rows:
+    by_group: dict[str, list[tuple[object, ...]]] = {}
+    for row in errors:
+        by_group.setdefault(str(row[_GROUP_ID]), []).append(row)
+    rows = []
+    for group_id, members in by_group.items():
+        times = [int(m[_TIME]) for m in members]  # type: ignore[call-overload]
+        first, newest = members[0], max(members, key=lambda m: int(m[_TIME]))  # type: ignore[call-overload]
+        prints = grouper.prints_of(group_id)
+        column = {name: first[i] for i, name in enumerate(ERROR_COLUMNS)}
+        rows.append(
+            (group_id, column["message"], column["type"], column["source"], column["service_name"],
+             min(times), max(times), len(members), "open", None, newest[ERROR_COLUMNS.index("stack")],
+             newest[_FRAMES], prints.to_json() if prints else "{}")
+        )  # fmt: skip
+    return rows
 
 
 def _new_pushes(cur: duckdb.DuckDBPyConnection, group: list[Work], run: Any) -> list[Work]:

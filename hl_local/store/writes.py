@@ -62,9 +62,27 @@ WRITES: dict[str, tuple[str, ...]] = {
     "session_events": ("INSERT INTO session_events BY NAME SELECT * FROM {rows}",),
     "network_requests": ("INSERT INTO network_requests BY NAME SELECT * FROM {rows}",),
     "websocket_events": ("INSERT INTO websocket_events BY NAME SELECT * FROM {rows}",),
-    "errors": ("INSERT OR IGNORE INTO errors BY NAME SELECT * FROM {rows}",),
 }
 
 INSERT_CHUNKS = (
     "INSERT OR IGNORE INTO replay_chunks BY NAME SELECT * FROM {rows} RETURNING session_id, payload_id"
 )
+
+# Errors are written by the writer itself, after grouping (store/grouping.py).
+INSERT_ERRORS = "INSERT OR IGNORE INTO errors BY NAME SELECT * FROM {rows} RETURNING error_id"
+
+# A new occurrence updates counts and times, takes the newest stack, and reopens a resolved
+# group (an ignored one stays ignored).
+UPSERT_ERROR_GROUPS = """
+INSERT INTO error_groups BY NAME SELECT * FROM {rows}
+ON CONFLICT (group_id) DO UPDATE SET
+    first_seen_ns = least(error_groups.first_seen_ns, excluded.first_seen_ns),
+    last_seen_ns = greatest(error_groups.last_seen_ns, excluded.last_seen_ns),
+    occurrences = error_groups.occurrences + excluded.occurrences,
+    state = CASE WHEN error_groups.state = 'resolved' THEN 'open' ELSE error_groups.state END,
+    state_changed_ns = CASE WHEN error_groups.state = 'resolved' THEN excluded.last_seen_ns
+                            ELSE error_groups.state_changed_ns END,
+    stack = excluded.stack,
+    frames = excluded.frames,
+    fingerprints = excluded.fingerprints
+"""

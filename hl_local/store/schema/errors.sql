@@ -1,4 +1,5 @@
--- Errors: from the browser SDK's payloads now; backend exceptions and grouping come with issue 4.
+-- One row per error occurrence: browser SDK errors, OTLP exception span events, and log records
+-- with exception attributes. group_id is assigned by the writer (store/grouping.py).
 CREATE TABLE errors (
     error_id VARCHAR PRIMARY KEY,          -- the SDK's own id (uuid) when it sends one
     time_ns BIGINT NOT NULL,
@@ -20,5 +21,7 @@ CREATE TABLE errors (
     trace_id VARCHAR,
     span_id VARCHAR,
     payload VARCHAR,                       -- JSON text: the caller's payload / remaining attributes
-    received_ns BIGINT NOT NULL
+    received_ns BIGINT NOT NULL,
+    group_id VARCHAR NOT NULL
 );
+CREATE INDEX errors_by_group ON errors (group_id);

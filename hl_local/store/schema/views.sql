@@ -49,3 +49,43 @@ SELECT coalesce(s.session_id, t.session_id) AS session_id,
        coalesce(t.console_error_count, 0) AS console_error_count,
        coalesce(t.has_rage_clicks, false) AS has_rage_clicks
 FROM sessions AS s FULL OUTER JOIN session_stats AS t ON t.session_id = s.session_id;
+
+-- Correlation, resolved when read so it works whichever side arrives first.
+-- A trace belongs to a session when any of its spans carries the session (Node sets it only on
+-- the root span), when a span's highlight.trace_id is the request id of a network request the
+-- browser recorded, or when the browser's traceparent started the trace.
+CREATE VIEW trace_sessions AS
+SELECT trace_id, arg_min(session_id, rank) AS session_id
+FROM (
+    SELECT trace_id, session_id, 0 AS rank FROM spans WHERE session_id IS NOT NULL
+    UNION ALL
+    SELECT s.trace_id, n.session_id, 1 AS rank
+    FROM spans AS s JOIN network_requests AS n ON n.request_id = s.request_id
+    UNION ALL
+    SELECT trace_id, session_id, 2 AS rank FROM network_requests WHERE trace_id IS NOT NULL
+)
+GROUP BY trace_id;
+
+-- Each recorded network request with the backend trace it started: by the X-Highlight-Request
+-- request id (Python and Go SDKs store it as highlight.trace_id) or the traceparent trace id.
+CREATE VIEW network_request_traces AS
+SELECT n.*, coalesce(by_request.trace_id, by_traceparent.trace_id) AS backend_trace_id
+FROM network_requests AS n
+LEFT JOIN (
+    SELECT request_id, arg_min(trace_id, start_ns) AS trace_id FROM spans
+    WHERE request_id IS NOT NULL GROUP BY request_id
+) AS by_request ON by_request.request_id = n.request_id
+LEFT JOIN (SELECT DISTINCT trace_id FROM spans) AS by_traceparent ON by_traceparent.trace_id = n.trace_id;
+
+-- Logs, errors and spans with the session they belong to, directly or through their trace.
+CREATE VIEW linked_logs AS
+SELECT l.*, coalesce(l.session_id, t.session_id) AS linked_session_id
+FROM logs AS l LEFT JOIN trace_sessions AS t ON t.trace_id = l.trace_id AND l.trace_id <> '';
+
+CREATE VIEW linked_errors AS
+SELECT e.*, coalesce(e.session_id, t.session_id) AS linked_session_id
+FROM errors AS e LEFT JOIN trace_sessions AS t ON t.trace_id = e.trace_id;
+
+CREATE VIEW linked_spans AS
+SELECT s.*, coalesce(s.session_id, t.session_id) AS linked_session_id
+FROM spans AS s LEFT JOIN trace_sessions AS t ON t.trace_id = s.trace_id;

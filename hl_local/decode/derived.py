@@ -1,0 +1,153 @@
+"""What Highlight's backend derives from OTLP, so SDK users see what they expect.
+
+- A span event named `exception` is an error, and also an ERROR log line (message as body).
+- A span event named `log` (highlight-go's logrus hook) is a log line.
+- A log record with `exception.type` or `exception.message` is also an error; a lone
+  `exception.stacktrace` is not (the Node SDK puts one on every log record).
+- Identical exception events on one span (Flask reports a crash twice) are one error: the
+  error id hashes trace, span, type, message and stack. Errors from log records also hash
+  their time, since two records are two occurrences.
+Error groups are assigned later, by the writer (store/grouping.py), which knows the groups.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from hl_local.decode.attributes import json_text
+from hl_local.decode.stacks import frames_to_json, parse_stack
+
+Row = tuple[object, ...]
+
+_URL_KEYS = ("URL", "url.full", "http.url", "http.target")
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json_text(value)
+
+
+def _error_id(*parts: object) -> str:
+    return hashlib.sha1("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an item came from: the columns its derived rows share with it."""
+
+    trace_id: str
+    span_id: str
+    columns: tuple[str, str, str, str | None, str | None, str | None]  # service … project_id
+    source: str | None
+    scope_name: str
+    scope_version: str
+    resource_attributes: str
+    url: str | None = None
+
+
+@dataclass
+class Derived:
+    received_ns: int
+    logs: list[Row] = field(default_factory=list)
+    errors: list[Row] = field(default_factory=list)
+
+    def span_event(self, origin: Origin, name: str, time_ns: int, attributes: dict[str, Any]) -> None:
+        if name == "exception":
+            self._exception_event(origin, time_ns, attributes)
+        elif name == "log":
+            level = _text(attributes.get("log.severity")) or "info"
+            body = _text(attributes.get("log.message") or attributes.get("message"))
+            self.logs.append(_log_row(origin, time_ns, level, body, attributes, None, self.received_ns))
+
+    def _exception_event(self, origin: Origin, time_ns: int, attributes: dict[str, Any]) -> None:
+        error = _error(origin, time_ns, attributes, self.received_ns, with_time=False)
+        if error is None:
+            return
+        self.errors.append(error)
+        # the ERROR log line Highlight makes of it: body = the exception message
+        log = _log_row(origin, time_ns, "ERROR", str(error[4]), attributes, str(error[6]), self.received_ns)
+        self.logs.append(log)
+
+    def log_record(self, origin: Origin, time_ns: int, attributes: dict[str, Any]) -> None:
+        if attributes.get("exception.type") or attributes.get("exception.message"):
+            error = _error(origin, time_ns, attributes, self.received_ns, with_time=True)
+            if error is not None:
+                self.errors.append(error)
+
+
+def _error(
+    origin: Origin, time_ns: int, attributes: dict[str, Any], received_ns: int, with_time: bool
+) -> Row | None:
+    kind = _text(attributes.get("exception.type"))
+    message = _text(attributes.get("exception.message")) or kind
+    if not message:
+        return None  # Highlight needs a message to group an error; nothing to show either
+    stack = _text(attributes.get("exception.stacktrace"))
+    frames, _ = parse_stack(stack)
+    top = frames[0] if frames else None
+    session = _text(attributes.get("highlight.session_id")) or origin.columns[3]
+    request = _text(attributes.get("highlight.trace_id")) or origin.columns[4]
+    payload = {k: v for k, v in attributes.items() if not k.startswith("exception.")}
+    url = next((_text(attributes[k]) for k in _URL_KEYS if attributes.get(k)), origin.url)
+    identity = (origin.trace_id, origin.span_id, kind, message, stack) + ((time_ns,) if with_time else ())
+    service_name, service_version, environment, _, _, _ = origin.columns
+    return (
+        _error_id(*identity),
+        time_ns,
+        origin.source if origin.source == "frontend" else "backend",
+        kind,
+        message,
+        stack,
+        json_text(frames_to_json(frames)),
+        url,
+        None,
+        top.line if top else None,
+        top.column if top else None,
+        service_name,
+        service_version,
+        environment,
+        session or None,
+        None,
+        request or None,
+        origin.trace_id,
+        origin.span_id,
+        json_text(payload),
+        received_ns,
+        None,  # group_id: assigned by the writer
+    )
+
+
+def _log_row(
+    origin: Origin,
+    time_ns: int,
+    severity: str,
+    body: str,
+    attributes: dict[str, Any],
+    frames: str | None,
+    received_ns: int,
+) -> Row:
+    from hl_local.decode.otlp import normalise_level  # otlp imports this module
+
+    return (
+        time_ns,
+        time_ns,
+        origin.trace_id,
+        origin.span_id,
+        0,
+        severity,
+        0,
+        normalise_level(severity, 0),
+        body,
+        "",
+        *origin.columns,
+        origin.source,
+        origin.scope_name,
+        origin.scope_version,
+        json_text(attributes),
+        origin.resource_attributes,
+        frames,
+        received_ns,
+    )

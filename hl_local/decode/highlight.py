@@ -246,7 +246,9 @@ _META, _FULL_SNAPSHOT, _INCREMENTAL, _CUSTOM = 4, 2, 3, 5
 _MOUSE_INTERACTION, _CLICK = 2, 2
 # Incremental sources that are a person doing something (not DOM mutations, fonts, canvas...).
 _USER_SOURCES = frozenset({1, 2, 3, 5, 6, 7, 12, 14})
-_PAGE_TAG = "Navigate"  # every page load and history change; Reload only marks a continued session
+# A page: Navigate (first load, pushState, popstate) or Reload (a load that continues the
+# session). The SDK emits history changes twice in a row, so a repeat of the same URL is one page.
+_PAGE_TAGS = frozenset({"Navigate", "Reload"})
 
 Click = tuple[float, float, float]  # time ms, x, y
 
@@ -364,6 +366,7 @@ class _Scan:
     has_full_snapshot: bool = False
     first_url: str | None = None
     pages: int = 0
+    last_page_url: str | None = None
     clicks: int = 0
     rage: bool = False
     interactions: list[int] | None = None
@@ -383,7 +386,8 @@ def _scan_events(session_id: str, payload_id: str, heads: list[_EventHead], prev
         except msgspec.DecodeError:
             continue  # an event of an unexpected shape is still stored and replayed, just not indexed
     scan.interactions.sort()  # type: ignore[union-attr]
-    window = previous + sorted(mouse_clicks)
+    # A set: a retried push (same payload id) must not count its clicks twice.
+    window = sorted({*previous, *mouse_clicks})
     scan.rage = _has_rage_clicks(window)
     scan.clicks_tail = window[-(RAGE_CLICKS - 1) :]
     return scan
@@ -406,10 +410,13 @@ def _scan_event(
         row = _custom_row(session_id, payload_id, head)
         scan.custom_rows.append(row)  # type: ignore[union-attr]
         kind = row[4]
-        if kind == _PAGE_TAG:
-            scan.pages += 1
+        if kind in _PAGE_TAGS:
+            url = str(row[5])
+            if url != scan.last_page_url:
+                scan.pages += 1
+                scan.last_page_url = url
             if scan.first_url is None:
-                scan.first_url = str(row[5])
+                scan.first_url = url
         elif kind == "Click":
             scan.clicks += 1
 
@@ -480,6 +487,8 @@ def _ms_to_ns(value: Any, default: int) -> int:
 def _console_row(session_id: str, message: dict[str, Any], received_ns: int) -> tuple[object, ...]:
     kind = _string(message.get("type")) or "log"
     values = message.get("value")
+    if kind == "Error" and isinstance(values, list):  # an uncaught error: the SDK JSON-quotes its text
+        values = [_unquote(v) if isinstance(v, str) else v for v in values]
     body = (
         " ".join(v if isinstance(v, str) else json_text(v) for v in values)
         if isinstance(values, list)
@@ -631,14 +640,17 @@ def _network_row(
     traceparent = next((v for k, v in request_headers.items() if str(k).lower() == "traceparent"), None)
     timings = {k: v for k, v in resource.items() if k not in _TIMING_SKIP}
     status = response.get("status", resource.get("responseStatus"))
+    initiator = _string(resource.get("initiatorType")) or "other"
+    # Without a recorded request, a page load is a GET; a fetch/XHR's method is unknown (POST is common).
+    unknown_method = bool(request) or initiator in ("fetch", "xmlhttprequest")
     return (
         session_id,
         payload_id,
         start,
         end,
         end - start if end is not None else None,
-        _string(resource.get("initiatorType")) or "other",
-        _string(request.get("verb")) or ("GET" if not request else None),
+        initiator,
+        _string(request.get("verb")) or (None if unknown_method else "GET"),
         _string(request.get("url")) or _string(resource.get("name")) or "",
         _int(status),
         _string(request.get("id")) or header_request_id,

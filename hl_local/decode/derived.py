@@ -6,7 +6,8 @@
   `exception.stacktrace` is not (the Node SDK puts one on every log record).
 - Identical exception events on one span (Flask reports a crash twice) are one error: the
   error id hashes trace, span, type, message and stack. Errors from log records also hash
-  their time, since two records are two occurrences.
+  their time, since two records are two occurrences. An exception's log line is written only
+  with a new error, so a resent batch adds neither twice.
 Error groups are assigned later, by the writer (store/grouping.py), which knows the groups.
 """
 
@@ -53,6 +54,9 @@ class Derived:
     received_ns: int
     logs: list[Row] = field(default_factory=list)
     errors: list[Row] = field(default_factory=list)
+    # (error_id, *log row): the ERROR line of an exception event, written only when its error is
+    # new, so a resent span batch or a duplicate event adds no second line.
+    error_logs: list[Row] = field(default_factory=list)
 
     def span_event(self, origin: Origin, name: str, time_ns: int, attributes: dict[str, Any]) -> None:
         if name == "exception":
@@ -69,7 +73,7 @@ class Derived:
         self.errors.append(error)
         # the ERROR log line Highlight makes of it: body = the exception message
         log = _log_row(origin, time_ns, "ERROR", str(error[4]), attributes, str(error[6]), self.received_ns)
-        self.logs.append(log)
+        self.error_logs.append((error[0], *log))
 
     def log_record(self, origin: Origin, time_ns: int, attributes: dict[str, Any]) -> None:
         if attributes.get("exception.type") or attributes.get("exception.message"):

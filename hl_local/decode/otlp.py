@@ -29,6 +29,7 @@ def traces_to_batch(enc: WireEncoding, request: Any) -> Batch:
     batch = Batch({"spans": spans_to_rows(enc, request, derived)})
     batch.add("logs", derived.logs)
     batch.add("errors", derived.errors)
+    batch.add("error_logs", derived.error_logs)
     return batch
 
 

@@ -15,6 +15,7 @@ from grpc import aio
 
 from hl_local.decode import otlp_proto
 from hl_local.decode.otlp import DecodeError
+from hl_local.decode.records import Batch
 from hl_local.errors import Overloaded, PortInUse, RowsRejected, WriteFailed
 from hl_local.ingest.body import MAX_DECODED_BYTES
 from hl_local.ingest.status import GRPC_UNAVAILABLE, status_protobuf
@@ -31,9 +32,7 @@ _SERVICES = {
 Handler = Callable[[bytes, aio.ServicerContext], Awaitable[bytes]]
 
 
-def _export_handler(
-    writer: Writer, table: str, decode: Callable[[bytes], list[tuple[object, ...]]]
-) -> Handler:
+def _export_handler(writer: Writer, decode: Callable[[bytes], Batch]) -> Handler:
     async def export(request: bytes, context: aio.ServicerContext) -> bytes:
         try:
             await writer.write(decode(request))

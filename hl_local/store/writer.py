@@ -202,7 +202,8 @@ def _commit(cur: duckdb.DuckDBPyConnection, group: list[Work], grouper: ErrorGro
                     run(kind, parts, statements)
             errors = [row for rows, _ in kept for row in rows.get("errors", ())]
             if errors:
-                _write_errors(errors, grouper, run)
+                error_logs = [row for rows, _ in kept for row in rows.get("error_logs", ())]
+                _write_errors(errors, error_logs, grouper, run)
             cur.execute("COMMIT")
         except BaseException:
             grouper.rollback()
@@ -219,20 +220,30 @@ _GROUP_ID = ERROR_COLUMNS.index("group_id")
 _MESSAGE, _FRAMES, _TIME = (ERROR_COLUMNS.index(c) for c in ("message", "frames", "time_ns"))
 
 
-def _write_errors(errors: Rows, grouper: ErrorGrouper, run: Any) -> None:
-    """Group the errors, insert the new ones, and fold them into their groups' counts.
+def _write_errors(errors: Rows, error_logs: Rows, grouper: ErrorGrouper, run: Any) -> None:
+    """Group the errors, insert the new ones, fold them into their groups, write their log lines.
 
     A repeated error (same id: a retried batch, Flask's duplicate event) is ignored by the
-    insert, and RETURNING tells which were new, so group counts never count it twice.
+    insert, and RETURNING tells which were new, so neither group counts nor log lines repeat.
     """
-    grouped = []
+    grouped, seen = [], set()
     for row in errors:
+        if row[0] in seen:  # the same error twice in this group (Flask reports a crash twice)
+            continue
+        seen.add(row[0])
         group_id = grouper.assign(str(row[_MESSAGE]), json.loads(str(row[_FRAMES])))
         grouped.append((*row[:_GROUP_ID], group_id, *row[_GROUP_ID + 1 :]))
     new_ids = {r[0] for r in run("errors", [grouped], (INSERT_ERRORS,))}
     fresh = [row for row in grouped if row[0] in new_ids]
     if fresh:
         run("error_groups", [_group_rows(fresh, grouper)], (UPSERT_ERROR_GROUPS,))
+    logs, logged = [], set()
+    for row in error_logs:
+        if row[0] in new_ids and row[0] not in logged:
+            logged.add(row[0])
+            logs.append(row[1:])
+    if logs:
+        run("logs", [logs], (WRITES["logs"][0],), "_rows_error_logs")
 
 
 def _group_rows(errors: Rows, grouper: ErrorGrouper) -> Rows:

@@ -82,6 +82,9 @@ def _decode_key_value(blob: bytes) -> tuple[str, Any]:
     return kv.key, any_value(kv.value)
 
 
+_ID_BYTES = {True: 16, False: 8}  # keyed by "is a trace id"
+
+
 class ProtobufEncoding:
     """The `WireEncoding` of OTLP protobuf."""
 
@@ -89,6 +92,9 @@ class ProtobufEncoding:
         self.attributes = AttributeDecoder(_decode_key_value)
 
     def hex_id(self, raw: bytes, field: str) -> str:
+        if raw and len(raw) != _ID_BYTES[field.endswith("raceId")]:
+            size = _ID_BYTES[field.endswith("raceId")]
+            raise otlp.DecodeError(f"{field} has {len(raw)} bytes; an OTLP {field} has {size}")
         return raw.hex()
 
     def any_value(self, value: Any) -> Any:

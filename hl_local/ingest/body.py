@@ -68,11 +68,19 @@ class _Inflater:
         return self._inflate.eof
 
     def inflate(self, data: bytes, max_length: int) -> tuple[bytes, bytes]:
-        """Inflated bytes (at most `max_length`) and the input left unconsumed."""
+        """Inflated bytes (at most `max_length`) and the input still to be fed back in."""
+        if self._inflate.eof:
+            # gzip allows members back to back (RFC 1952 2.2; `gzip.decompress` reads them all):
+            # dropping the later ones would lose data behind a 200. Anything else is an error.
+            if self.name != "gzip":
+                raise zlib.error(f"data after the end of the {self.name} stream")
+            self._inflate = zlib.decompressobj(self._wbits)
         if not self._started and self.name == "deflate" and data[:1] and (data[0] & 0x0F) != 8:
             self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as some clients send
         self._started = True
         out = self._inflate.decompress(data, max_length)
+        if self._inflate.eof:
+            return out, self._inflate.unused_data  # bytes after this stream's end: the next member
         return out, self._inflate.unconsumed_tail
 
 
@@ -86,8 +94,6 @@ def _inflate_into(parts: list[bytes], inflater: _Inflater, chunk: bytes, budget:
             if produced > budget:
                 raise BodyError(413, "decompressed body is over the limit")
             parts.append(out)
-            if inflater.eof and data == b"":
-                break
     except zlib.error as exc:
         raise BodyError(400, f"body is not valid {inflater.name} data: {exc}") from None
     return produced

@@ -182,12 +182,6 @@ def test_highlight_backend_otel_prefix_is_accepted(server: Server) -> None:
     assert want.distinct_spans == 5
 
 
-@pytest.mark.xfail(
-    reason="runtime.bind_socket creates the listeners with proto 0, so asyncio/uvloop never set "
-    "TCP_NODELAY on accepted sockets: a reply written as headers + body waits ~40 ms for the "
-    "client's delayed ACK (Nagle) on every keep-alive request",
-    strict=True,
-)
 def test_json_keep_alive_reply_is_not_held_back_by_nagle(server: Server) -> None:
     """OTel JS / Highlight Node post JSON on one keep-alive connection; `{}` replies must not stall.
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hl_local import __version__
 from hl_local.config import Settings, default_db_path
-from hl_local.errors import DatabaseLocked, HlLocalError
+from hl_local.errors import DatabaseLocked, DatabaseUnusable, HlLocalError
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -27,30 +27,43 @@ def _env_flag(name: str) -> bool:
     return (_env(name) or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(name: str, default: int, low: int = 0, high: int | None = None) -> int:
     value = _env(name)
     if value is None:
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
-        raise SystemExit(
-            f"hl-local: HL_LOCAL_{name.upper().replace('-', '_')}={value!r} is not a whole number"
-        ) from None
+        number = None
+    if number is None or number < low or (high is not None and number > high):
+        wanted = f"a whole number from {low} to {high}" if high is not None else "a whole number"
+        raise SystemExit(f"hl-local: HL_LOCAL_{name.upper().replace('-', '_')}={value!r} is not {wanted}")
+    return number
+
+
+def _port(value: str) -> int:
+    """A TCP port for argparse: 0-65535 (the socket layer would raise OverflowError, with a traceback)."""
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port (0-65535; 0 picks a free one)")
+    return port
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
         type=Path,
-        default=_env("db"),
+        default=None,  # None: HL_LOCAL_DB, else the default path (see _settings)
         metavar="PATH",
         help=f"the DuckDB file (default: {default_db_path()})",
     )
     parser.add_argument(
         "--memory",
         action="store_true",
-        default=_env_flag("memory"),
+        default=None,  # None: HL_LOCAL_MEMORY, unless --db was given (see _settings)
         help="keep everything in memory; nothing is written to disk",
     )
     parser.add_argument(
@@ -60,20 +73,20 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--port",
-        type=int,
-        default=_env_int("port", 8082),
+        type=_port,
+        default=_env_int("port", 8082, high=65535),
         help="UI, API, /public and OTLP/HTTP (default 8082; 0 picks a free port)",
     )
     parser.add_argument(
         "--otlp-http-port",
-        type=int,
-        default=_env_int("otlp-http-port", 4318),
+        type=_port,
+        default=_env_int("otlp-http-port", 4318, high=65535),
         help="OTLP/HTTP (default 4318)",
     )
     parser.add_argument(
         "--otlp-grpc-port",
-        type=int,
-        default=_env_int("otlp-grpc-port", 4317),
+        type=_port,
+        default=_env_int("otlp-grpc-port", 4317, high=65535),
         help="OTLP/gRPC (default 4317)",
     )
     parser.add_argument(
@@ -99,9 +112,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    # Flags win over the environment, also across these two: `--db X` beats HL_LOCAL_MEMORY=1.
+    env_db = _env("db")
+    db = args.db if args.db is not None else (Path(env_db) if env_db else None)
+    memory = args.memory if args.memory is not None else (args.db is None and _env_flag("memory"))
     return Settings(
-        db_path=args.db.expanduser() if args.db else None,
-        memory=args.memory,
+        db_path=db.expanduser() if db else None,
+        memory=memory,
         host=args.host,
         port=args.port,
         otlp_http_port=args.otlp_http_port,
@@ -149,6 +166,8 @@ def _open_browser(url: str) -> None:
 
 
 def _info(settings: Settings) -> int:
+    import duckdb
+
     from hl_local.store.db import Store
 
     path = settings.database
@@ -170,6 +189,9 @@ def _info(settings: Settings) -> int:
     else:
         try:
             counts, source = store.counts(), "from the file"
+        except duckdb.Error as exc:  # a DuckDB file without our tables: not ours, or not finished
+            reason = str(exc).splitlines()[0]
+            raise DatabaseUnusable(str(path), f"it is not an hl-local database: {reason}") from None
         finally:
             store.close()
     if counts is None:

@@ -38,7 +38,7 @@ class Listeners:
     grpc_port: int = 0
 
 
-def bind_socket(what: str, host: str, port: int) -> socket.socket:
+def bind_socket(what: str, host: str, port: int, listen: bool = True) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # lets a restart reuse TIME_WAIT ports only
@@ -48,9 +48,20 @@ def bind_socket(what: str, host: str, port: int) -> socket.socket:
         sock.close()
         reason = "already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
         raise PortInUse(what, host, port, reason) from None
-    sock.listen(2048)
+    if listen:
+        sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def _check_grpc_port(host: str, port: int) -> None:
+    """Fail early, with the same one-line message as the HTTP ports, when the gRPC port is taken.
+
+    grpcio would refuse it too, but only after logging its own C-core error line to stderr and with a
+    message that hides the cause; and checking before the database opens keeps a busy port cheap.
+    """
+    if port != 0:
+        bind_socket("OTLP/gRPC", host, port, listen=False).close()
 
 
 def _url(host: str, port: int, scheme: str = "http") -> str:
@@ -66,19 +77,27 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
     started = time.perf_counter()
     ui = bind_socket("the UI and API", settings.host, settings.port)
     sockets = [ui]
-    if settings.otlp_http_port != settings.port or settings.port == 0:
-        sockets.append(bind_socket("OTLP/HTTP", settings.host, settings.otlp_http_port))
-    store = Store.open(settings.database)
+    try:
+        if settings.otlp_http_port != settings.port or settings.port == 0:
+            sockets.append(bind_socket("OTLP/HTTP", settings.host, settings.otlp_http_port))
+        _check_grpc_port(settings.host, settings.otlp_grpc_port)
+        store = Store.open(settings.database)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
     writer = Writer(store, settings.max_pending_rows)
     writer.start()
     grpc_server = None
+    ready = False
+    stop = _StopOnSignal()
     try:
         grpc_server, grpc_port = await start_grpc_server(writer, settings.host, settings.otlp_grpc_port)
         app = create_app(store, writer, settings)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=5, server_header=False)  # fmt: skip
         server = uvicorn.Server(config)
-        _keep_signals_for_cleanup()
+        stop.attach(server)
         # Everything allocated so far lives for the whole run: keep the cyclic GC off it.
         gc.collect()
         gc.freeze()
@@ -91,6 +110,7 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
             f"database               {store.path or ':memory: (nothing is kept)'}",
         ]
         print("\n".join(lines), flush=True)
+        ready = True
         log.debug("ready in %.3f s", time.perf_counter() - started)
         if on_ready:
             on_ready(ui_url)
@@ -102,13 +122,35 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
         store.close()
         for sock in sockets:
             sock.close()
-        print("hl-local stopped; everything acknowledged is in the database", file=sys.stderr, flush=True)
+        # Frozen objects are never collected, and at exit DuckDB's bindings (nanobind) would report
+        # every one of theirs still alive as "leaked": dozens of alarming lines after a clean stop.
+        gc.unfreeze()
+        if ready:  # a start-up failure is reported by the caller, as one line
+            print("hl-local stopped; everything acknowledged is in the database", file=sys.stderr, flush=True)
 
 
-def _keep_signals_for_cleanup() -> None:
-    """uvicorn re-raises SIGINT/SIGTERM after it stops; make that harmless so our cleanup runs."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: None)
+class _StopOnSignal:
+    """SIGINT/SIGTERM handling outside uvicorn's own (which it installs only inside `serve`).
+
+    A signal that arrives before uvicorn's handlers are in place (say right after the start-up lines)
+    asks the server to stop instead of being lost, which left the process running for good; the one
+    uvicorn re-raises after its shutdown is harmless, so our cleanup still runs.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._server: uvicorn.Server | None = None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def attach(self, server: uvicorn.Server) -> None:
+        self._server = server
+        server.should_exit = self.requested  # uvicorn then starts and shuts down at once
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+        if self._server is not None:
+            self._server.should_exit = True
 
 
 def run(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:

@@ -6,6 +6,7 @@ with its own database file and port 0 everywhere, and reads the real ports from 
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import signal
@@ -45,6 +46,7 @@ class Server:
     ui_url: str = ""
     otlp_http_url: str = ""
     grpc_target: str = ""
+    database: str = ""  # as printed: a path, or ":memory: (nothing is kept)"
     output: list[str] = field(default_factory=list)
 
     def stats(self) -> dict[str, int]:
@@ -55,6 +57,10 @@ class Server:
             self.process.send_signal(sig)
         try:
             code = self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # reading the rest of its output below would otherwise wait forever
+            self.process.wait()
+            raise
         finally:
             if self.process.stdout and not self.process.stdout.closed:
                 self.output.extend(self.process.stdout.read().splitlines())
@@ -73,21 +79,47 @@ class Server:
 
 def start_server(db_path: Path | None, *extra: str, env: dict[str, str] | None = None) -> Server:
     """Start hl-local on free ports and return once it prints its listeners."""
-    args = [sys.executable, "-m", "hl_local", "serve", "--no-open",
-            "--port", "0", "--otlp-http-port", "0", "--otlp-grpc-port", "0"]  # fmt: skip
+    args = ["serve", "--no-open", "--port", "0", "--otlp-http-port", "0", "--otlp-grpc-port", "0"]
     args += ["--db", str(db_path)] if db_path is not None else ["--memory"]
     args += list(extra)
-    process = subprocess.Popen(
-        args,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    return launch(args, {**os.environ, **(env or {})}, db_path)
+
+
+def hl_local_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "hl_local", *args]
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment without the caller's HL_LOCAL_* settings (HL_LOCAL_DEBUG is kept), plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HL_LOCAL_") or k == "HL_LOCAL_DEBUG"}
+    return {**env, **(extra or {})}
+
+
+def run_hl_local(
+    *args: str, env: dict[str, str] | None = None, timeout_s: float = 30, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m hl_local ARGS` to completion (for commands and start-ups that must fail)."""
+    return subprocess.run(
+        hl_local_command(*args),
+        capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        timeout=timeout_s,
+        env=env or clean_env(),
+        cwd=cwd,
+    )
+
+
+def launch(
+    args: list[str], env: dict[str, str], db_path: Path | None = None, cwd: Path | None = None
+) -> Server:
+    """Start `python -m hl_local ARGS` (stderr merged into stdout) and parse its start-up lines."""
+    process = subprocess.Popen(
+        hl_local_command(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd
     )
     server = Server(process, db_path)
     deadline = time.monotonic() + START_TIMEOUT_S
     assert process.stdout is not None
-    while not server.grpc_target or not server.ui_url or not server.otlp_http_url:
+    while not (server.grpc_target and server.ui_url and server.otlp_http_url and server.database):
         line = process.stdout.readline()
         if not line:
             process.wait(timeout=5)
@@ -99,10 +131,48 @@ def start_server(db_path: Path | None, *extra: str, env: dict[str, str] | None =
             server.otlp_http_url = m.group(1)
         elif m := re.match(r"OTLP/gRPC\s+(\S+)", line):
             server.grpc_target = m.group(1)
+        elif m := re.match(r"database\s+(.+)", line):
+            server.database = m.group(1).strip()
         if time.monotonic() > deadline:
             process.kill()
             raise AssertionError("hl-local did not start in time:\n" + "\n".join(server.output))
     return server
+
+
+@functools.cache
+def _trace_template() -> bytes:
+    from bench.otlpgen import trace_request
+
+    return trace_request(0, 512)
+
+
+def trace_batch(seed: int) -> bytes:
+    """512 realistic spans (bench/otlpgen.py), in traces whose ids are unique to `seed`.
+
+    Rewriting the trace ids of one generated request costs ~4 ms where generating one costs ~75 ms.
+    """
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = ExportTraceServiceRequest.FromString(_trace_template())
+    prefix = seed.to_bytes(8, "big")
+    for resource_spans in request.resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                span.trace_id = prefix + span.trace_id[8:]
+    return request.SerializeToString()
+
+
+def span_keys(body: bytes) -> set[tuple[str, str]]:
+    """The (trace_id, span_id) pairs, in lower-case hex as stored, of a serialized trace request."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = ExportTraceServiceRequest.FromString(body)
+    return {
+        (span.trace_id.hex(), span.span_id.hex())
+        for resource_spans in request.resource_spans
+        for scope_spans in resource_spans.scope_spans
+        for span in scope_spans.spans
+    }
 
 
 @pytest.fixture

@@ -101,7 +101,9 @@ def _connect_file(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DatabaseUnusable(str(path), exc.strerror or str(exc)) from None
+        blocking = next((p for p in path.parents if p.is_file()), None)
+        reason = f"{blocking} is a file, not a directory" if blocking else (exc.strerror or str(exc))
+        raise DatabaseUnusable(str(path), reason) from None
     if not read_only and path.exists() and not os.access(path, os.W_OK):
         raise DatabaseUnusable(str(path), "the file is not writable")
     try:

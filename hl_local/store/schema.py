@@ -40,7 +40,11 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, path: str) -> None:
             f"{path} is a DuckDB file but not an hl-local database; choose another --db PATH"
         )
     row = con.execute("SELECT value FROM hl_meta WHERE key = 'schema_version'").fetchall()
-    found = int(row[0][0]) if row else 0
+    text = row[0][0] if row else "0"
+    if not text.isdigit():
+        raise SchemaMismatch(f"{path} has a schema version of {text!r}, which no hl-local wrote; "
+                             "choose another --db PATH")  # fmt: skip
+    found = int(text)
     if found != SCHEMA_VERSION:
         newer = "a newer" if found > SCHEMA_VERSION else "an older"
         raise SchemaMismatch(

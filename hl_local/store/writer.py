@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
-from hl_local.decode.records import ERROR_COLUMNS, KINDS, Batch
+from hl_local.decode.records import ERROR_COLUMNS, Batch
 from hl_local.errors import Overloaded, RowsRejected, WriteFailed
 from hl_local.store.db import Store
 from hl_local.store.grouping import ErrorGrouper
@@ -178,6 +177,8 @@ def _commit(cur: duckdb.DuckDBPyConnection, group: list[Work], grouper: ErrorGro
     Rows become Arrow columns here, once per kind for the whole group: converting per request
     cost ~0.9 ms per browser push (a pa.array call per column), per group it is amortized.
     """
+    from hl_local.store.arrow import to_arrow  # pyarrow takes ~0.1 s to import: not at start-up
+
     views: list[str] = []
 
     def run(
@@ -185,7 +186,7 @@ def _commit(cur: duckdb.DuckDBPyConnection, group: list[Work], grouper: ErrorGro
     ) -> list[tuple[object, ...]]:
         view = view or f"_rows_{kind}"
         rows = parts[0] if len(parts) == 1 else [row for part in parts for row in part]
-        cur.register(view, _to_arrow(cur, kind, rows))
+        cur.register(view, to_arrow(cur, kind, rows))
         views.append(view)
         result: list[tuple[object, ...]] = []
         for statement in statements:
@@ -286,45 +287,6 @@ def _new_pushes(cur: duckdb.DuckDBPyConnection, group: list[Work], run: Any) -> 
     new_keys = {tuple(row) for row in inserted}
     fresh = [work for work in candidates if work[1] in new_keys]
     return [work for work in group if work[1] is None] + fresh
-
-
-def _to_arrow(cur: duckdb.DuckDBPyConnection, kind: str, rows: Rows) -> pa.Table:
-    """Columns for `kind`, typed from its table's DDL; a value that does not fit is the client's error."""
-    schema = _schemas.get(kind)
-    if schema is None:
-        schema = _schemas[kind] = _arrow_schema(cur, kind)
-    try:
-        columns = [pa.array(col, type=schema.field(i).type) for i, col in enumerate(zip(*rows, strict=True))]
-    except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
-        raise RowsRejected(f"a value does not fit its {KINDS[kind][0]} column: {exc}") from None
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
-_schemas: dict[str, pa.Schema] = {}
-
-
-_ARROW_TYPES = {
-    "VARCHAR": pa.string(),
-    "BIGINT": pa.int64(),
-    "INTEGER": pa.int32(),
-    "UINTEGER": pa.uint32(),
-    "UBIGINT": pa.uint64(),
-    "DOUBLE": pa.float64(),
-    "BOOLEAN": pa.bool_(),
-    "UBIGINT[]": pa.list_(pa.uint64()),
-    "DOUBLE[]": pa.list_(pa.float64()),
-}
-
-
-def _arrow_schema(cur: duckdb.DuckDBPyConnection, kind: str) -> pa.Schema:
-    """Arrow types from the DDL of the kind's table, so the Python side never guesses a column type."""
-    table, columns = KINDS[kind]
-    types = dict(
-        cur.execute(
-            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ?", [table]
-        ).fetchall()
-    )
-    return pa.schema([(c, _ARROW_TYPES[types[c]]) for c in columns])
 
 
 def _checkpoint(cur: duckdb.DuckDBPyConnection, store: Store) -> None:

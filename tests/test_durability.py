@@ -98,6 +98,22 @@ class Sender:
 # --- restarts -------------------------------------------------------------------------------------
 
 
+def exception_events(body: bytes) -> int:
+    """Distinct exception events (per span: type, message, stack) of a serialized trace request."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    distinct = set()
+    for resource_spans in ExportTraceServiceRequest.FromString(body).resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                for event in span.events:
+                    if event.name == "exception":
+                        attrs = {a.key: a.value.string_value for a in event.attributes}
+                        fields = ("exception.type", "exception.message", "exception.stacktrace")
+                        distinct.add((span.trace_id, span.span_id, *(attrs.get(f) for f in fields)))
+    return len(distinct)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_data_survives_a_clean_stop_and_restart(sig: int, db_path: Path) -> None:
     server = start_server(db_path)
@@ -108,7 +124,10 @@ def test_data_survives_a_clean_stop_and_restart(sig: int, db_path: Path) -> None
     with grpc.insecure_channel(server.grpc_target) as channel:
         channel.unary_unary(TRACE_EXPORT)(trace_batch(3), timeout=30)
     before = server.stats()
-    assert (before["spans"], before["logs"]) == (3 * BATCH, 100)
+    # logs: the 100 records, and an ERROR line for each exception event of the spans
+    exceptions = sum(exception_events(trace_batch(seed)) for seed in (1, 2, 3))
+    assert exceptions > 0
+    assert (before["spans"], before["logs"]) == (3 * BATCH, 100 + exceptions)
     assert_clean_stop(server, sig)
 
     again = start_server(db_path)

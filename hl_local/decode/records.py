@@ -98,6 +98,7 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "errors": ("errors", ERROR_COLUMNS),
     "session_feedback": ("session_feedback", FEEDBACK_COLUMNS),
     "error_groups": ("error_groups", ERROR_GROUP_COLUMNS),  # written by the writer, after grouping
+    "error_group_states": ("error_groups", ("group_id", "state", "state_changed_ns")),
 }
 
 

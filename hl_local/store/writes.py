@@ -28,6 +28,11 @@ _LATEST_PER_SESSION = (
     "QUALIFY row_number() OVER (PARTITION BY session_id ORDER BY last_activity_ns DESC) = 1"
 )
 
+_LATEST_STATE = (
+    "SELECT * FROM {rows} "  # one row per group: the latest change
+    "QUALIFY row_number() OVER (PARTITION BY group_id ORDER BY state_changed_ns DESC) = 1"
+)
+
 # kind → statements, in the order kinds are written within one transaction.
 WRITES: dict[str, tuple[str, ...]] = {
     "session_inits": (
@@ -55,6 +60,10 @@ WRITES: dict[str, tuple[str, ...]] = {
     "session_feedback": (
         _CREATE_SESSIONS.format(time="received_ns"),
         "INSERT OR IGNORE INTO session_feedback BY NAME SELECT * FROM {rows}",
+    ),
+    "error_group_states": (
+        "UPDATE error_groups SET state = r.state, state_changed_ns = r.state_changed_ns "
+        f"FROM ({_LATEST_STATE}) AS r WHERE error_groups.group_id = r.group_id",
     ),
     "spans": ("INSERT OR IGNORE INTO spans BY NAME SELECT * FROM {rows}",),
     "logs": ("INSERT INTO logs BY NAME SELECT * FROM {rows}",),

@@ -89,3 +89,8 @@ FROM errors AS e LEFT JOIN trace_sessions AS t ON t.trace_id = e.trace_id;
 CREATE VIEW linked_spans AS
 SELECT s.*, coalesce(s.session_id, t.session_id) AS linked_session_id
 FROM spans AS s LEFT JOIN trace_sessions AS t ON t.trace_id = s.trace_id;
+
+-- Spans as a trace list shows them: highlight.log / highlight.go.log are wrappers the SDKs open
+-- around a log line (their log lines and errors are kept), not operations anyone traced.
+CREATE VIEW listed_spans AS
+SELECT * FROM linked_spans WHERE name NOT IN ('highlight.log', 'highlight.go.log');

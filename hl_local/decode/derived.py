@@ -8,21 +8,29 @@
   error id hashes trace, span, type, message and stack. Errors from log records also hash
   their time, since two records are two occurrences. An exception's log line is written only
   with a new error, so a resent batch adds neither twice.
+- Frame 0 is where the error is: the frame of a `traceback.format_stack()` call (highlight-io's
+  `record_http_error` takes its stack inside itself) is dropped, as Highlight's parser drops it.
 Error groups are assigned later, by the writer (store/grouping.py), which knows the groups.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from hl_local.decode.attributes import json_text
-from hl_local.decode.stacks import frames_to_json, parse_stack
+from hl_local.decode.stacks import Frame, frames_to_json, parse_stack
 
 Row = tuple[object, ...]
 
 _URL_KEYS = ("URL", "url.full", "http.url", "http.target")
+# The keys an error is made of; the rest is its payload, as in Highlight. So `exception.detail`
+# (the message highlight-io gives `logging.exception(...)`) and `exception.escaped` are kept.
+_ERROR_KEYS = frozenset({"exception.type", "exception.message", "exception.stacktrace"})
+# A Python source line that takes the call stack (`traceback.format_stack()` and its kin).
+_CAPTURE = re.compile(r"\b(?:traceback\.)?(?:format|extract|print)_stack\(")
 
 
 def _text(value: Any) -> str:
@@ -90,11 +98,11 @@ def _error(
     if not message:
         return None  # Highlight needs a message to group an error; nothing to show either
     stack = _text(attributes.get("exception.stacktrace"))
-    frames, _ = parse_stack(stack)
+    frames = _without_capture(parse_stack(stack)[0])
     top = frames[0] if frames else None
     session = _text(attributes.get("highlight.session_id")) or origin.columns[3]
     request = _text(attributes.get("highlight.trace_id")) or origin.columns[4]
-    payload = {k: v for k, v in attributes.items() if not k.startswith("exception.")}
+    payload = {k: v for k, v in attributes.items() if k not in _ERROR_KEYS}
     url = next((_text(attributes[k]) for k in _URL_KEYS if attributes.get(k)), origin.url)
     identity = (origin.trace_id, origin.span_id, kind, message, stack) + ((time_ns,) if with_time else ())
     service_name, service_version, environment, _, _, _ = origin.columns
@@ -122,6 +130,20 @@ def _error(
         received_ns,
         None,  # group_id: assigned by the writer
     )
+
+
+def _without_capture(frames: list[Frame]) -> list[Frame]:
+    """The frames from the error site on: without the frame that only captured the call stack.
+
+    highlight-io's `record_http_error` sends `traceback.format_stack()` taken inside itself, so its
+    first frame is the SDK's own line, the same for every HTTP error: as frame 0 it would group
+    them all together (two details from one handler share the top frame and the callers). Frame 0
+    is the caller, as in Highlight, whose parser loses that deepest frame.
+    """
+    start = 0
+    while start < len(frames) - 1 and _CAPTURE.search(frames[start].source or ""):
+        start += 1
+    return frames[start:]
 
 
 def _log_row(

@@ -157,11 +157,13 @@ def _serve(settings: Settings) -> int:
 
 def _open_browser(url: str) -> None:
     # Only where a graphical browser can exist: webbrowser would otherwise start a console
-    # browser in this very terminal.
+    # browser in this very terminal. And only once there is a UI to show (hl_local/static is
+    # built into the package with the web UI).
     graphical = (
         sys.platform in ("darwin", "win32") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     )
-    if graphical and sys.stdout.isatty():
+    has_ui = (Path(__file__).parent / "static" / "index.html").exists()
+    if graphical and has_ui and sys.stdout.isatty():
         webbrowser.open(url)
 
 

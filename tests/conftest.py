@@ -109,6 +109,36 @@ def run_hl_local(
     )
 
 
+_launched: list[Server] = []
+
+
+def _kill(servers: list[Server]) -> None:
+    for server in servers:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait(timeout=10)
+        if server.process.stdout and not server.process.stdout.closed:
+            server.process.stdout.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_server_outlives_its_test() -> Iterator[None]:
+    """A test that fails half-way must not leave its hl-local running (and its pipe unread).
+
+    Servers of wider-scoped fixtures start before this fixture and are left to them.
+    """
+    mark = len(_launched)
+    yield
+    _kill(_launched[mark:])
+    del _launched[mark:]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_server_outlives_the_session() -> Iterator[None]:
+    yield
+    _kill(_launched)
+
+
 def launch(
     args: list[str], env: dict[str, str], db_path: Path | None = None, cwd: Path | None = None
 ) -> Server:
@@ -117,6 +147,7 @@ def launch(
         hl_local_command(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd
     )
     server = Server(process, db_path)
+    _launched.append(server)
     deadline = time.monotonic() + START_TIMEOUT_S
     assert process.stdout is not None
     while not (server.grpc_target and server.ui_url and server.otlp_http_url and server.database):

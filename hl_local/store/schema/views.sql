@@ -75,7 +75,11 @@ LEFT JOIN (
     SELECT request_id, arg_min(trace_id, start_ns) AS trace_id FROM spans
     WHERE request_id IS NOT NULL GROUP BY request_id
 ) AS by_request ON by_request.request_id = n.request_id
-LEFT JOIN (SELECT DISTINCT trace_id FROM spans) AS by_traceparent ON by_traceparent.trace_id = n.trace_id;
+LEFT JOIN (
+    -- a trace the backend took part in: the browser's own fetch span (webjs) alone is not one
+    SELECT DISTINCT trace_id FROM spans
+    WHERE coalesce(json_extract_string(resource_attributes, '$."telemetry.sdk.language"'), '') <> 'webjs'
+) AS by_traceparent ON by_traceparent.trace_id = n.trace_id;
 
 -- Logs, errors and spans with the session they belong to, directly or through their trace.
 CREATE VIEW linked_logs AS

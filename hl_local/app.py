@@ -12,6 +12,7 @@ from hl_local import __version__
 from hl_local.config import LOOPBACK_HOSTS, Settings
 from hl_local.ingest.highlight import highlight_handlers
 from hl_local.ingest.otlp_http import otlp_http_router
+from hl_local.query import logs, sessions, suggest, traces
 from hl_local.query.errors import error_groups_router
 from hl_local.store.db import Store
 from hl_local.store.writer import Writer
@@ -50,7 +51,17 @@ def _host_guard(allowed: set[str]) -> Any:
 def create_app(store: Store, writer: Writer, settings: Settings) -> Litestar:
     allowed_hosts = {*LOOPBACK_HOSTS, settings.host}
     return Litestar(
-        route_handlers=[health, stats, otlp_http_router, *highlight_handlers, error_groups_router],
+        route_handlers=[
+            health,
+            stats,
+            otlp_http_router,
+            *highlight_handlers,
+            error_groups_router,
+            logs.router,
+            traces.router,
+            sessions.router,
+            suggest.router,
+        ],
         state=State({"store": store, "writer": writer, "settings": settings}),
         before_request=_host_guard(allowed_hosts),
         openapi_config=None,

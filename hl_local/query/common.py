@@ -1,0 +1,93 @@
+"""What every list endpoint shares: time ranges, limits, opaque cursors, search → SQL, rows → JSON.
+
+Lists are newest first. A cursor is the sort key of the last item returned, base64url-encoded
+JSON: the next page asks for what sorts strictly after it, so pages never skip or repeat a row
+even while new data arrives.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import msgspec
+from litestar.exceptions import HTTPException
+
+from hl_local.query.compile import compile_search
+from hl_local.query.search import SearchSyntaxError
+
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+
+
+class BadRequest(HTTPException):
+    status_code = 400
+
+
+def bad_request(message: str, **extra: Any) -> BadRequest:
+    return BadRequest(detail=message, extra=extra or None)
+
+
+def limit_of(limit: int | None) -> int:
+    if limit is None:
+        return DEFAULT_LIMIT
+    if not 1 <= limit <= MAX_LIMIT:
+        raise bad_request(f"limit must be between 1 and {MAX_LIMIT}")
+    return limit
+
+
+def time_ns(value: str | None, name: str) -> int | None:
+    """A time parameter: ISO 8601, or epoch milliseconds (what a browser's Date.now() gives)."""
+    if value is None or value == "":
+        return None
+    if value.lstrip("-").isdigit():
+        return int(value) * 1_000_000
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise bad_request(f"{name} must be ISO 8601 or epoch milliseconds, not {value!r}") from None
+    return int(moment.timestamp() * 1_000_000) * 1000
+
+
+def time_range(start: str | None, end: str | None) -> tuple[int | None, int | None]:
+    start_ns, end_ns = time_ns(start, "start"), time_ns(end, "end")
+    if start_ns is not None and end_ns is not None and start_ns > end_ns:
+        raise bad_request("start is after end")
+    return start_ns, end_ns
+
+
+def search_sql(query: str | None, signal: str) -> tuple[str, list[Any]]:
+    """The WHERE clause for `query`; a syntax error is a 400 that says where and what was expected."""
+    try:
+        return compile_search(query or "", signal)
+    except SearchSyntaxError as exc:
+        raise bad_request(str(exc), position=exc.position, expected=exc.expected) from None
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
+
+
+def encode_cursor(key: tuple[Any, ...]) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode(list(key))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, size: int) -> tuple[Any, ...] | None:
+    if not cursor:
+        return None
+    try:
+        key = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise bad_request("cursor is not one this server gave out") from None
+    if not isinstance(key, list) or len(key) != size:
+        raise bad_request("cursor is not one this server gave out")
+    return tuple(key)
+
+
+def rows(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    try:
+        result = cur.execute(sql, params)
+    except duckdb.InvalidInputException as exc:  # e.g. a /regex/ RE2 cannot compile
+        raise bad_request(f"the query cannot run: {str(exc).splitlines()[0]}") from None
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]

@@ -1,11 +1,21 @@
-"""Error groups over HTTP: list them, read one with its latest occurrences, change its state.
+"""Error groups and error occurrences over HTTP.
 
-The full query API (search, paging, sparklines) builds on this; these three are what the
-grouping needs to be usable: a group's state is the user's, and it reopens on a new occurrence.
+- `GET /api/error-groups`: groups with at least one error in the time range that matches `query`
+  (errors search language), newest `last_seen_ns` first, paged by cursor; each with its occurrences
+  in the range and a sparkline of them (`buckets` equal slices of the range, computed for the whole
+  page in one query).
+- `GET /api/error-groups/{id}`: one group with its occurrences, newest first, paged by cursor.
+- `PATCH /api/error-groups/{id}`: change the group's state (the user's; a new occurrence reopens it).
+- `GET /api/errors/{error_id}`: one occurrence with its frames, payload, session and trace links and
+  the logs around it.
+
+Time ranges are half-open: `start` inclusive, `end` exclusive. Without `start` / `end` the range is
+open on that side, and the sparkline spans the matching errors' own first and last times.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Annotated, Any, Literal
 
@@ -16,16 +26,39 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 
 from hl_local.decode.records import Batch
+from hl_local.query.common import (
+    bad_request,
+    decode_cursor,
+    encode_cursor,
+    limit_of,
+    rows,
+    search_sql,
+    time_range,
+)
 from hl_local.store.db import Store
 
 State = Literal["open", "resolved", "ignored"]
 
+DEFAULT_BUCKETS, MAX_BUCKETS = 24, 500
+DEFAULT_OCCURRENCES = 20
+LOGS_AROUND_LIMIT = 100
+LOGS_AROUND_WINDOW_NS = 60_000_000_000
+
 _GROUP_COLUMNS = (
-    "group_id, title, type, source, service_name, first_seen_ns, last_seen_ns, occurrences, state, "
-    "state_changed_ns"
+    "g.group_id, g.title, g.type, g.source, g.service_name, g.first_seen_ns, g.last_seen_ns, g.occurrences, "
+    "g.state, g.state_changed_ns"
 )
 _AFFECTED_SESSIONS = (
     "(SELECT count(DISTINCT linked_session_id) FROM linked_errors AS e WHERE e.group_id = g.group_id)"
+)
+_OCCURRENCE_COLUMNS = (
+    "error_id, group_id, time_ns, source, type, message, stack, frames, url, error_source, line_number, "
+    "column_number, service_name, service_version, environment, linked_session_id AS session_id, "
+    "request_id, trace_id, span_id, payload"
+)
+_LOG_COLUMNS = (
+    "time_ns, level, severity_text, severity_number, body, service_name, source, trace_id, span_id, "
+    "linked_session_id AS session_id, attributes"
 )
 
 
@@ -33,54 +66,153 @@ class StateChange(msgspec.Struct, forbid_unknown_fields=True):
     state: State
 
 
-def _rows(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    result = cur.execute(sql, params)
-    names = [d[0] for d in result.description]
-    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+def _range_sql(start_ns: int | None, end_ns: int | None) -> tuple[str, list[Any]]:
+    parts, params = ["TRUE"], []
+    if start_ns is not None:
+        parts.append("time_ns >= ?")
+        params.append(start_ns)
+    if end_ns is not None:
+        parts.append("time_ns < ?")
+        params.append(end_ns)
+    return " AND ".join(parts), params
 
 
-@get("/")
+def _json(text: str | None) -> Any:
+    """JSON text as its value; text that is not JSON stays text."""
+    if text is None or text == "":
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _occurrence(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "frames": _json(row["frames"]) or [], "payload": _json(row["payload"])}
+
+
+@get("/error-groups")
 async def list_groups(
     request: Request,
     group_state: Annotated[State | None, Parameter(query="state")] = None,  # `state` is litestar's name
-    limit: int = 100,
+    search: Annotated[str | None, Parameter(query="query")] = None,  # `query` is litestar's name too
+    start: str | None = None,
+    end: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+    buckets: int = DEFAULT_BUCKETS,
 ) -> dict[str, Any]:
-    store: Store = request.app.state.store
-    where, params = ("WHERE state = ?", [group_state]) if group_state else ("", [])
-    sql = (
-        f"SELECT {_GROUP_COLUMNS}, {_AFFECTED_SESSIONS} AS affected_sessions FROM error_groups AS g "
-        f"{where} ORDER BY last_seen_ns DESC LIMIT ?"
-    )
-    groups = await store.read(lambda cur: _rows(cur, sql, [*params, max(1, min(limit, 1000))]))
-    return {"error_groups": groups}
+    """`{"items": [...], "next_cursor": str | null, "start_ns", "end_ns", "bucket_ns", "error_groups"}`.
 
-
-@get("/{group_id:str}")
-async def one_group(request: Request, group_id: str, occurrences: int = 20) -> dict[str, Any]:
+    `error_groups` is the same list as `items` (its older name). Each item: the group's fields
+    (`occurrences` is the group's total), `affected_sessions`, `range_occurrences` (its errors in the
+    range matching the query) and `sparkline` (those errors per bucket; they sum to `range_occurrences`).
+    """
+    size = limit_of(limit)
+    if not 1 <= buckets <= MAX_BUCKETS:
+        raise bad_request(f"buckets must be between 1 and {MAX_BUCKETS}")
+    start_ns, end_ns = time_range(start, end)
+    after = decode_cursor(cursor, 2)
+    if after is not None and not (isinstance(after[0], int) and isinstance(after[1], str)):
+        raise bad_request("cursor is not one this server gave out")
+    where, where_params = search_sql(search, "errors")
+    in_range, range_params = _range_sql(start_ns, end_ns)
+    matched = f"SELECT group_id, time_ns FROM linked_errors WHERE {in_range} AND ({where})"
+    matched_params = [*range_params, *where_params]
+    page_filters, page_params = [], []
+    if group_state:
+        page_filters.append("g.state = ?")
+        page_params.append(group_state)
+    if after is not None:
+        page_filters.append("(g.last_seen_ns, g.group_id) < (?, ?)")
+        page_params += list(after)
+    page_where = " AND ".join(page_filters) or "TRUE"
     store: Store = request.app.state.store
 
     def read(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-        groups = _rows(
+        groups = rows(
             cur,
-            f"SELECT {_GROUP_COLUMNS}, stack, frames, {_AFFECTED_SESSIONS} AS affected_sessions "
-            "FROM error_groups AS g WHERE group_id = ?",
-            [group_id],
+            f"WITH matched AS ({matched}), "
+            "counts AS (SELECT group_id, count(*) AS range_occurrences, min(time_ns) AS first_ns, "
+            "max(time_ns) AS last_ns FROM matched GROUP BY group_id) "
+            f"SELECT {_GROUP_COLUMNS}, {_AFFECTED_SESSIONS} AS affected_sessions, c.range_occurrences "
+            f"FROM error_groups AS g JOIN counts AS c ON c.group_id = g.group_id WHERE {page_where} "
+            "ORDER BY g.last_seen_ns DESC, g.group_id DESC LIMIT ?",
+            [*matched_params, *page_params, size + 1],
         )
-        if not groups:
-            raise NotFoundException(f"no error group {group_id!r}")
-        latest = _rows(
-            cur,
-            "SELECT error_id, time_ns, type, message, stack, frames, url, service_name, environment, "
-            "linked_session_id AS session_id, request_id, trace_id, span_id, payload "
-            "FROM linked_errors WHERE group_id = ? ORDER BY time_ns DESC LIMIT ?",
-            [group_id, max(1, min(occurrences, 500))],
-        )
-        return {**groups[0], "occurrences_latest": latest}
+        more = len(groups) > size
+        groups = groups[:size]
+        # The sparkline's range: as asked, else the matching errors' own (of every group, not the page,
+        # so that all pages share their buckets).
+        lo, hi = start_ns, end_ns
+        if lo is None or hi is None:
+            first, last = cur.execute(
+                f"SELECT min(time_ns), max(time_ns) FROM ({matched})", matched_params
+            ).fetchall()[0]
+            lo = lo if lo is not None else (first if first is not None else hi or 0)
+            hi = hi if hi is not None else (last + 1 if last is not None else lo + 1)
+        width = max(1, -(-(hi - lo) // buckets))
+        lines = {g["group_id"]: [0] * buckets for g in groups}
+        if groups:
+            counts = cur.execute(
+                f"SELECT group_id, least(greatest((time_ns - ?) // ?, 0), ?) AS bucket, count(*) "
+                f"FROM ({matched}) WHERE group_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL",
+                [lo, width, buckets - 1, *matched_params, list(lines)],
+            ).fetchall()
+            for group_id, bucket, count in counts:
+                lines[group_id][bucket] = count
+        items = [{**g, "sparkline": lines[g["group_id"]]} for g in groups]
+        last = items[-1] if items else None
+        return {
+            "items": items,
+            "next_cursor": encode_cursor((last["last_seen_ns"], last["group_id"])) if more and last else None,
+            "start_ns": lo,
+            "end_ns": hi,
+            "bucket_ns": width,
+            "error_groups": items,
+        }
 
     return await store.read(read)
 
 
-@patch("/{group_id:str}")
+@get("/error-groups/{group_id:str}")
+async def one_group(
+    request: Request, group_id: str, limit: int | None = None, cursor: str | None = None
+) -> dict[str, Any]:
+    """The group, `stack`, `frames`, `affected_sessions`, and a page of its occurrences, newest first:
+    `occurrences_latest` (`limit`, default 20) and `next_cursor`. `frames` and `payload` are the stored
+    JSON text here, as this endpoint always gave them; `/api/errors/{error_id}` parses them."""
+    size = limit_of(limit if limit is not None else DEFAULT_OCCURRENCES)
+    after = decode_cursor(cursor, 2)
+    if after is not None and not (isinstance(after[0], int) and isinstance(after[1], str)):
+        raise bad_request("cursor is not one this server gave out")
+    store: Store = request.app.state.store
+
+    def read(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+        groups = rows(
+            cur,
+            f"SELECT {_GROUP_COLUMNS}, g.stack, g.frames, {_AFFECTED_SESSIONS} AS affected_sessions "
+            "FROM error_groups AS g WHERE g.group_id = ?",
+            [group_id],
+        )
+        if not groups:
+            raise NotFoundException(f"no error group {group_id!r}")
+        page_where, params = ("AND (time_ns, error_id) < (?, ?)", list(after)) if after else ("", [])
+        page = rows(
+            cur,
+            f"SELECT {_OCCURRENCE_COLUMNS} FROM linked_errors WHERE group_id = ? {page_where} "
+            "ORDER BY time_ns DESC, error_id DESC LIMIT ?",
+            [group_id, *params, size + 1],
+        )
+        more = len(page) > size
+        page = page[:size]
+        next_cursor = encode_cursor((page[-1]["time_ns"], page[-1]["error_id"])) if more else None
+        return {**groups[0], "occurrences_latest": page, "next_cursor": next_cursor}
+
+    return await store.read(read)
+
+
+@patch("/error-groups/{group_id:str}")
 async def change_state(request: Request, group_id: str) -> dict[str, Any]:
     """`{"state": "open" | "resolved" | "ignored"}`; the writer applies it like any write."""
     try:
@@ -105,4 +237,50 @@ def _bad_request(message: str) -> Exception:
     return ValidationException(message)
 
 
-error_groups_router = Router(path="/api/error-groups", route_handlers=[list_groups, one_group, change_state])
+@get("/errors/{error_id:str}")
+async def one_error(request: Request, error_id: str) -> dict[str, Any]:
+    """One occurrence: its columns with `frames` and `payload` parsed, `group_title`,
+    `session_offset_ms` (its time after the session's first recorded event, when it has a session with
+    events) and `logs_around`: the logs of its trace, else of its session within ±60 s, at most 100,
+    the closest to the error, in time order."""
+    store: Store = request.app.state.store
+
+    def read(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+        found = rows(
+            cur,
+            f"SELECT {_OCCURRENCE_COLUMNS}, (SELECT title FROM error_groups AS g "
+            "WHERE g.group_id = e.group_id) AS group_title FROM linked_errors AS e WHERE error_id = ?",
+            [error_id],
+        )
+        if not found:
+            raise NotFoundException(f"no error {error_id!r}")
+        error = _occurrence(found[0])
+        at, session_id, trace_id = error["time_ns"], error["session_id"], error["trace_id"]
+        offset = None
+        if session_id:
+            first = cur.execute(
+                "SELECT first_event_ms FROM session_summaries WHERE session_id = ?", [session_id]
+            ).fetchall()
+            if first and first[0][0] is not None:
+                offset = at // 1_000_000 - first[0][0]
+        logs: list[dict[str, Any]] = []
+        closest = f"ORDER BY abs(time_ns - ?) LIMIT {LOGS_AROUND_LIMIT}"
+        if trace_id:
+            logs = rows(
+                cur, f"SELECT {_LOG_COLUMNS} FROM linked_logs WHERE trace_id = ? {closest}", [trace_id, at]
+            )
+        if not logs and session_id:
+            logs = rows(
+                cur,
+                f"SELECT {_LOG_COLUMNS} FROM linked_logs WHERE linked_session_id = ? "
+                f"AND time_ns BETWEEN ? AND ? {closest}",
+                [session_id, at - LOGS_AROUND_WINDOW_NS, at + LOGS_AROUND_WINDOW_NS, at],
+            )
+        logs.sort(key=lambda log: log["time_ns"])
+        around = [{**log, "attributes": _json(log["attributes"])} for log in logs]
+        return {**error, "session_offset_ms": offset, "logs_around": around}
+
+    return await store.read(read)
+
+
+error_groups_router = Router(path="/api", route_handlers=[list_groups, one_group, change_state, one_error])

@@ -1,7 +1,209 @@
-"""/api/logs endpoints (being written)."""
+"""Log lines over HTTP: search with paging, a per-level histogram, and the logs of a trace or a session.
+
+Every log line comes with `linked_session_id`: its own session, else the session of its trace
+(views.sql `linked_logs`). The list pages on (time_ns, rowid): `logs` is append-only and a resent
+batch stores identical lines twice, so only the rowid tells them apart and keeps a cursor from
+skipping or repeating one.
+"""
 
 from __future__ import annotations
 
-from litestar import Router
+from collections.abc import Callable
+from typing import Annotated, Any
 
-router = Router(path="/api", route_handlers=[])
+import duckdb
+import msgspec
+from litestar import Request, Router, get
+from litestar.params import Parameter
+
+from hl_local.query.common import (
+    bad_request,
+    decode_cursor,
+    encode_cursor,
+    limit_of,
+    rows,
+    search_sql,
+    time_range,
+)
+from hl_local.store.db import Store
+
+DEFAULT_BUCKETS, MAX_BUCKETS = 60, 500
+
+LOG_COLUMNS = (
+    "time_ns, observed_ns, trace_id, span_id, flags, severity_text, severity_number, level, body, "
+    "event_name, service_name, service_version, environment, session_id, linked_session_id, "
+    "request_id, project_id, source, scope_name, scope_version, attributes, resource_attributes, frames"
+)
+JSON_COLUMNS = ("attributes", "resource_attributes", "frames")
+
+# `query` is a name litestar reserves (the query-string mapping): the parameter is renamed in Python only.
+Query = Annotated[str | None, Parameter(query="query")]
+
+
+def json_value(text: Any) -> Any:
+    """A JSON text column as its value; text that is not JSON (or NULL) is returned as it is."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return text
+
+
+def with_json(item: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
+    for column in columns:
+        if column in item:
+            item[column] = json_value(item[column])
+    return item
+
+
+def log_item(row: dict[str, Any]) -> dict[str, Any]:
+    row.pop("row_id", None)
+    return with_json(row, JSON_COLUMNS)
+
+
+def time_where(column: str, start_ns: int | None, end_ns: int | None) -> tuple[str, list[Any]]:
+    parts: list[str] = []
+    params: list[Any] = []
+    if start_ns is not None:
+        parts.append(f"{column} >= ?")
+        params.append(start_ns)
+    if end_ns is not None:
+        parts.append(f"{column} <= ?")
+        params.append(end_ns)
+    return " AND ".join(parts) or "TRUE", params
+
+
+def cursor_key(cursor: str | None, *types: type) -> tuple[Any, ...] | None:
+    """The cursor's sort key, each part of the expected type (bool is not an int here)."""
+    key = decode_cursor(cursor, len(types))
+    if key is not None and not all(type(part) is kind for part, kind in zip(key, types, strict=True)):
+        raise bad_request("cursor is not one this server gave out")
+    return key
+
+
+def page(
+    items: list[dict[str, Any]], limit: int, key: Callable[[dict[str, Any]], tuple[Any, ...]]
+) -> dict[str, Any]:
+    """`items` holds up to limit + 1 rows: the extra one only says that there is a next page."""
+    more = len(items) > limit
+    items = items[:limit]
+    return {"items": items, "next_cursor": encode_cursor(key(items[-1])) if more else None}
+
+
+def _linked(inner: str) -> str:
+    """`inner` (rows of `logs` with their rowid as row_id) with their linked session, as linked_logs does."""
+    return (
+        f"SELECT p.*, coalesce(p.session_id, t.session_id) AS linked_session_id FROM ({inner}) AS p "
+        "LEFT JOIN trace_sessions AS t ON t.trace_id = p.trace_id AND p.trace_id <> ''"
+    )
+
+
+@get("/logs")
+async def list_logs(
+    request: Request,
+    search: Query = None,
+    start: str | None = None,
+    end: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Log lines matching `query` in [start, end], newest first."""
+    where, params = search_sql(search, "logs")
+    start_ns, end_ns = time_range(start, end)
+    size = limit_of(limit)
+    after = cursor_key(cursor, int, int)
+    span_sql, span_params = time_where("time_ns", start_ns, end_ns)
+    after_sql, after_params = "TRUE", []
+    if after is not None:
+        after_sql, after_params = (
+            "(time_ns < ? OR (time_ns = ? AND rowid < ?))",
+            [after[0], after[0], after[1]],
+        )
+    inner = (
+        f"SELECT rowid AS row_id, * FROM logs WHERE ({where}) AND {span_sql} AND {after_sql} "
+        "ORDER BY time_ns DESC, rowid DESC LIMIT ?"
+    )
+    sql = f"SELECT row_id, {LOG_COLUMNS} FROM ({_linked(inner)}) ORDER BY time_ns DESC, row_id DESC"
+    all_params = [*params, *span_params, *after_params, size + 1]
+    store: Store = request.app.state.store
+    found = await store.read(lambda cur: rows(cur, sql, all_params))
+    result = page(found, size, lambda row: (row["time_ns"], row["row_id"]))
+    result["items"] = [log_item(row) for row in result["items"]]
+    return result
+
+
+@get("/logs/histogram")
+async def logs_histogram(
+    request: Request,
+    search: Query = None,
+    start: str | None = None,
+    end: str | None = None,
+    buckets: int = DEFAULT_BUCKETS,
+) -> dict[str, Any]:
+    """Counts per level in `buckets` equal time buckets over [start, end] (default: the matches' span)."""
+    if not 1 <= buckets <= MAX_BUCKETS:
+        raise bad_request(f"buckets must be between 1 and {MAX_BUCKETS}")
+    where, params = search_sql(search, "logs")
+    start_ns, end_ns = time_range(start, end)
+    store: Store = request.app.state.store
+
+    def read(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+        lo, hi = start_ns, end_ns
+        if lo is None or hi is None:
+            span_sql, span_params = time_where("time_ns", lo, hi)
+            found = rows(
+                cur,
+                f"SELECT min(time_ns) AS lo, max(time_ns) AS hi FROM logs WHERE ({where}) AND {span_sql}",
+                [*params, *span_params],
+            )[0]
+            if found["lo"] is None:
+                return {"start_ns": lo, "end_ns": hi, "bucket_ns": None, "buckets": []}
+            lo = found["lo"] if lo is None else lo
+            hi = found["hi"] if hi is None else hi
+        width = max(1, -(-(hi - lo + 1) // buckets))  # ceil: the last bucket ends at or after `hi`
+        counted = rows(
+            cur,
+            f"SELECT (time_ns - ?) // ? AS bucket, level, count(*) AS n FROM logs "
+            f"WHERE ({where}) AND time_ns >= ? AND time_ns <= ? GROUP BY ALL",
+            [lo, width, *params, lo, hi],
+        )
+        out = [{"start_ns": lo + i * width, "counts": {}} for i in range(buckets)]
+        for row in counted:
+            out[int(row["bucket"])]["counts"][row["level"]] = int(row["n"])
+        return {"start_ns": lo, "end_ns": hi, "bucket_ns": width, "buckets": out}
+
+    return await store.read(read)
+
+
+def logs_of_trace(cur: duckdb.DuckDBPyConnection, trace_id: str) -> list[dict[str, Any]]:
+    """Every log line of a trace, oldest first (a timeline), with its linked session."""
+    inner = "SELECT rowid AS row_id, * FROM logs WHERE trace_id = ?"
+    sql = f"SELECT row_id, {LOG_COLUMNS} FROM ({_linked(inner)}) ORDER BY time_ns, row_id"
+    return [log_item(row) for row in rows(cur, sql, [trace_id.lower()])]
+
+
+@get("/traces/{trace_id:str}/logs")
+async def trace_logs(request: Request, trace_id: str) -> dict[str, Any]:
+    """Every log line of a trace, oldest first; an unknown trace has none."""
+    store: Store = request.app.state.store
+    return {"items": await store.read(lambda cur: logs_of_trace(cur, trace_id)), "next_cursor": None}
+
+
+@get("/sessions/{session_id:str}/logs")
+async def session_logs(request: Request, session_id: str) -> dict[str, Any]:
+    """Every log line of a session, its own or through its traces, oldest first."""
+    inner = (
+        "SELECT rowid AS row_id, * FROM logs WHERE session_id = ? OR (trace_id <> '' AND trace_id IN "
+        "(SELECT trace_id FROM trace_sessions WHERE session_id = ?))"
+    )
+    sql = (
+        f"SELECT row_id, {LOG_COLUMNS} FROM ({_linked(inner)}) WHERE linked_session_id = ? "
+        "ORDER BY time_ns, row_id"
+    )
+    store: Store = request.app.state.store
+    found = await store.read(lambda cur: rows(cur, sql, [session_id, session_id, session_id]))
+    return {"items": [log_item(row) for row in found], "next_cursor": None}
+
+
+router = Router(path="/api", route_handlers=[list_logs, logs_histogram, trace_logs, session_logs])

@@ -1,7 +1,153 @@
-"""/api/traces endpoints (being written)."""
+"""Spans and traces over HTTP: span search, trace search (one row per trace), and one whole trace.
+
+Searches run over `listed_spans` (views.sql: the SDKs' highlight.log wrapper spans are not listed);
+a trace matches when any of its listed spans matches. A trace's figures (root, duration, span count)
+are over all of its spans.
+"""
 
 from __future__ import annotations
 
-from litestar import Router
+from typing import Any
 
-router = Router(path="/api", route_handlers=[])
+import duckdb
+from litestar import Request, Router, get
+from litestar.exceptions import NotFoundException
+
+from hl_local.query.common import limit_of, rows, search_sql, time_range
+from hl_local.query.logs import Query, cursor_key, logs_of_trace, page, time_where, with_json
+from hl_local.store.db import Store
+
+SPAN_COLUMNS = (
+    "trace_id, span_id, parent_span_id, trace_state, flags, name, kind, start_ns, end_ns, duration_ns, "
+    "status_code, status_message, service_name, service_version, environment, session_id, "
+    "linked_session_id, request_id, project_id, source, scope_name, scope_version, attributes, "
+    "resource_attributes, events, links"
+)
+SPAN_JSON = ("attributes", "resource_attributes", "events", "links")
+ERROR_COLUMNS = (
+    "error_id, time_ns, source, type, message, stack, frames, url, error_source, line_number, column_number, "
+    "service_name, service_version, environment, session_id, linked_session_id, request_id, trace_id, "
+    "span_id, payload, group_id"
+)
+ERROR_JSON = ("frames", "payload")
+
+# One row per trace, over all its spans: the root is the span without a parent (else the earliest).
+_TRACE_SUMMARY = """
+SELECT s.trace_id,
+       coalesce(arg_min(s.span_id, s.start_ns) FILTER (WHERE s.parent_span_id = ''),
+                arg_min(s.span_id, s.start_ns)) AS root_span_id,
+       coalesce(arg_min(s.name, s.start_ns) FILTER (WHERE s.parent_span_id = ''),
+                arg_min(s.name, s.start_ns)) AS root_span_name,
+       coalesce(arg_min(s.service_name, s.start_ns) FILTER (WHERE s.parent_span_id = ''),
+                arg_min(s.service_name, s.start_ns)) AS service_name,
+       min(s.start_ns) AS start_ns,
+       max(s.end_ns) - min(s.start_ns) AS duration_ns,
+       count(*) AS span_count,
+       bool_or(s.status_code = 2) AS has_error_spans
+FROM spans AS s
+"""
+
+
+@get("/spans")
+async def list_spans(
+    request: Request,
+    search: Query = None,
+    start: str | None = None,
+    end: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Spans matching `query` that started in [start, end], newest first."""
+    where, params = search_sql(search, "traces")
+    start_ns, end_ns = time_range(start, end)
+    size = limit_of(limit)
+    after = cursor_key(cursor, int, str, str)
+    span_sql, span_params = time_where("start_ns", start_ns, end_ns)
+    after_sql, after_params = "TRUE", []
+    if after is not None:
+        after_sql = "(start_ns < ? OR (start_ns = ? AND (trace_id < ? OR (trace_id = ? AND span_id < ?))))"
+        after_params = [after[0], after[0], after[1], after[1], after[2]]
+    sql = (
+        f"SELECT {SPAN_COLUMNS} FROM listed_spans WHERE ({where}) AND {span_sql} AND {after_sql} "
+        "ORDER BY start_ns DESC, trace_id DESC, span_id DESC LIMIT ?"
+    )
+    all_params = [*params, *span_params, *after_params, size + 1]
+    store: Store = request.app.state.store
+    found = await store.read(lambda cur: rows(cur, sql, all_params))
+    result = page(found, size, lambda row: (row["start_ns"], row["trace_id"], row["span_id"]))
+    result["items"] = [with_json(row, SPAN_JSON) for row in result["items"]]
+    return result
+
+
+@get("/traces")
+async def list_traces(
+    request: Request,
+    search: Query = None,
+    start: str | None = None,
+    end: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Traces with a span matching `query` that started in [start, end], newest (trace start) first."""
+    where, params = search_sql(search, "traces")
+    start_ns, end_ns = time_range(start, end)
+    size = limit_of(limit)
+    after = cursor_key(cursor, int, str)
+    span_sql, span_params = time_where("start_ns", start_ns, end_ns)
+    after_sql, after_params = "TRUE", []
+    if after is not None:
+        after_sql, after_params = (
+            "(start_ns < ? OR (start_ns = ? AND trace_id < ?))",
+            [after[0], after[0], after[1]],
+        )
+    sql = f"""
+WITH matched AS (SELECT DISTINCT trace_id FROM listed_spans WHERE ({where}) AND {span_sql}),
+summary AS ({_TRACE_SUMMARY} WHERE s.trace_id IN (SELECT trace_id FROM matched) GROUP BY s.trace_id),
+paged AS (SELECT * FROM summary WHERE {after_sql} ORDER BY start_ns DESC, trace_id DESC LIMIT ?)
+SELECT p.trace_id, p.root_span_id, p.root_span_name, p.service_name, p.start_ns, p.duration_ns, p.span_count,
+       p.has_error_spans OR EXISTS (SELECT 1 FROM errors AS e WHERE e.trace_id = p.trace_id) AS has_errors,
+       t.session_id
+FROM paged AS p LEFT JOIN trace_sessions AS t ON t.trace_id = p.trace_id
+ORDER BY p.start_ns DESC, p.trace_id DESC
+"""
+    all_params = [*params, *span_params, *after_params, size + 1]
+    store: Store = request.app.state.store
+    found = await store.read(lambda cur: rows(cur, sql, all_params))
+    return page(found, size, lambda row: (row["start_ns"], row["trace_id"]))
+
+
+@get("/traces/{trace_id:str}")
+async def one_trace(request: Request, trace_id: str) -> dict[str, Any]:
+    """The whole trace: every span (events and links as JSON), its logs and errors, oldest first."""
+    trace_id = trace_id.lower()
+    store: Store = request.app.state.store
+
+    def read(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+        spans = rows(
+            cur,
+            f"SELECT {SPAN_COLUMNS} FROM linked_spans WHERE trace_id = ? ORDER BY start_ns, span_id",
+            [trace_id],
+        )
+        if not spans:
+            raise NotFoundException(f"no trace {trace_id!r}")
+        errors = rows(
+            cur,
+            f"SELECT {ERROR_COLUMNS} FROM linked_errors WHERE trace_id = ? ORDER BY time_ns, error_id",
+            [trace_id],
+        )
+        session = rows(cur, "SELECT session_id FROM trace_sessions WHERE trace_id = ?", [trace_id])
+        start_ns = min(span["start_ns"] for span in spans)
+        return {
+            "trace_id": trace_id,
+            "session_id": session[0]["session_id"] if session else None,
+            "start_ns": start_ns,
+            "duration_ns": max(span["end_ns"] for span in spans) - start_ns,
+            "spans": [with_json(span, SPAN_JSON) for span in spans],
+            "logs": logs_of_trace(cur, trace_id),
+            "errors": [with_json(error, ERROR_JSON) for error in errors],
+        }
+
+    return await store.read(read)
+
+
+router = Router(path="/api", route_handlers=[list_spans, list_traces, one_trace])

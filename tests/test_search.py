@@ -287,7 +287,7 @@ DEFAULTS: dict[str, dict[str, object]] = {
     },
     "errors": {
         "time_ns": APRIL, "source": "frontend", "type": "", "message": "", "stack": "", "frames": "[]",
-        "received_ns": 0,
+        "received_ns": 0, "group_id": "g1",
     },
     "sessions": {"started_ns": APRIL, "last_activity_ns": APRIL},
     "replay_chunks": {

@@ -7,6 +7,8 @@ from typing import Any
 from litestar import Litestar, Request, get
 from litestar.datastructures import State
 from litestar.exceptions import PermissionDeniedException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 
 from hl_local import __version__
 from hl_local.config import LOOPBACK_HOSTS, Settings
@@ -64,6 +66,14 @@ def create_app(store: Store, writer: Writer, settings: Settings) -> Litestar:
         ],
         state=State({"store": store, "writer": writer, "settings": settings}),
         before_request=_host_guard(allowed_hosts),
-        openapi_config=None,
+        # JSON only: litestar's browsable pages load scripts from CDNs, and hl-local makes no
+        # outbound connection, not even through the user's browser.
+        openapi_config=OpenAPIConfig(
+            title="hl-local",
+            version=__version__,
+            path="/api/schema",
+            description="See docs/api.md.",
+            render_plugins=[JsonRenderPlugin()],
+        ),
         debug=False,
     )

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import duckdb
 import msgspec
 from litestar.exceptions import HTTPException
+from litestar.params import Parameter
 
 from hl_local.query.compile import compile_search
 from hl_local.query.search import SearchSyntaxError
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+
+# `query` is a name litestar reserves (the query-string mapping): the parameter is renamed in Python only.
+Query = Annotated[str | None, Parameter(query="query")]
 
 
 class BadRequest(HTTPException):
@@ -91,3 +96,61 @@ def rows(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[di
         raise bad_request(f"the query cannot run: {str(exc).splitlines()[0]}") from None
     names = [d[0] for d in result.description]
     return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def json_value(text: Any) -> Any:
+    """A JSON text column as its value; text that is not JSON (or NULL) is returned as it is."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return text
+
+
+def with_json(item: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
+    """`item` with its JSON text `columns` parsed, for the response."""
+    for column in columns:
+        if column in item:
+            item[column] = json_value(item[column])
+    return item
+
+
+def time_where(column: str, start_ns: int | None, end_ns: int | None) -> tuple[str, list[Any]]:
+    parts: list[str] = []
+    params: list[Any] = []
+    if start_ns is not None:
+        parts.append(f"{column} >= ?")
+        params.append(start_ns)
+    if end_ns is not None:
+        parts.append(f"{column} <= ?")
+        params.append(end_ns)
+    return " AND ".join(parts) or "TRUE", params
+
+
+def cursor_key(cursor: str | None, *types: type) -> tuple[Any, ...] | None:
+    """The cursor's sort key, each part of the expected type (bool is not an int here)."""
+    key = decode_cursor(cursor, len(types))
+    if key is not None and not all(type(part) is kind for part, kind in zip(key, types, strict=True)):
+        raise bad_request("cursor is not one this server gave out")
+    return key
+
+
+def after_key(columns: tuple[str, ...], key: tuple[Any, ...] | None) -> tuple[str, list[Any]]:
+    """Rows sorting strictly after `key` in `ORDER BY columns DESC`: the next page of a list."""
+    if key is None:
+        return "TRUE", []
+    column, *rest = columns
+    if not rest:
+        return f"{column} < ?", [key[0]]
+    inner_sql, inner_params = after_key(tuple(rest), key[1:])
+    return f"({column} < ? OR ({column} = ? AND {inner_sql}))", [key[0], key[0], *inner_params]
+
+
+def page(
+    items: list[dict[str, Any]], limit: int, key: Callable[[dict[str, Any]], tuple[Any, ...]]
+) -> dict[str, Any]:
+    """`items` holds up to limit + 1 rows: the extra one only says that there is a next page."""
+    more = len(items) > limit
+    items = items[:limit]
+    return {"items": items, "next_cursor": encode_cursor(key(items[-1])) if more else None}

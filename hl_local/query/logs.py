@@ -8,22 +8,23 @@ skipping or repeating one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
 import duckdb
-import msgspec
 from litestar import Request, Router, get
-from litestar.params import Parameter
 
 from hl_local.query.common import (
+    Query,
+    after_key,
     bad_request,
-    decode_cursor,
-    encode_cursor,
+    cursor_key,
     limit_of,
+    page,
     rows,
     search_sql,
     time_range,
+    time_where,
+    with_json,
 )
 from hl_local.store.db import Store
 
@@ -36,59 +37,10 @@ LOG_COLUMNS = (
 )
 JSON_COLUMNS = ("attributes", "resource_attributes", "frames")
 
-# `query` is a name litestar reserves (the query-string mapping): the parameter is renamed in Python only.
-Query = Annotated[str | None, Parameter(query="query")]
-
-
-def json_value(text: Any) -> Any:
-    """A JSON text column as its value; text that is not JSON (or NULL) is returned as it is."""
-    if not isinstance(text, str):
-        return text
-    try:
-        return msgspec.json.decode(text)
-    except msgspec.DecodeError:
-        return text
-
-
-def with_json(item: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
-    for column in columns:
-        if column in item:
-            item[column] = json_value(item[column])
-    return item
-
 
 def log_item(row: dict[str, Any]) -> dict[str, Any]:
     row.pop("row_id", None)
     return with_json(row, JSON_COLUMNS)
-
-
-def time_where(column: str, start_ns: int | None, end_ns: int | None) -> tuple[str, list[Any]]:
-    parts: list[str] = []
-    params: list[Any] = []
-    if start_ns is not None:
-        parts.append(f"{column} >= ?")
-        params.append(start_ns)
-    if end_ns is not None:
-        parts.append(f"{column} <= ?")
-        params.append(end_ns)
-    return " AND ".join(parts) or "TRUE", params
-
-
-def cursor_key(cursor: str | None, *types: type) -> tuple[Any, ...] | None:
-    """The cursor's sort key, each part of the expected type (bool is not an int here)."""
-    key = decode_cursor(cursor, len(types))
-    if key is not None and not all(type(part) is kind for part, kind in zip(key, types, strict=True)):
-        raise bad_request("cursor is not one this server gave out")
-    return key
-
-
-def page(
-    items: list[dict[str, Any]], limit: int, key: Callable[[dict[str, Any]], tuple[Any, ...]]
-) -> dict[str, Any]:
-    """`items` holds up to limit + 1 rows: the extra one only says that there is a next page."""
-    more = len(items) > limit
-    items = items[:limit]
-    return {"items": items, "next_cursor": encode_cursor(key(items[-1])) if more else None}
 
 
 def _linked(inner: str) -> str:
@@ -114,12 +66,7 @@ async def list_logs(
     size = limit_of(limit)
     after = cursor_key(cursor, int, int)
     span_sql, span_params = time_where("time_ns", start_ns, end_ns)
-    after_sql, after_params = "TRUE", []
-    if after is not None:
-        after_sql, after_params = (
-            "(time_ns < ? OR (time_ns = ? AND rowid < ?))",
-            [after[0], after[0], after[1]],
-        )
+    after_sql, after_params = after_key(("time_ns", "rowid"), after)
     inner = (
         f"SELECT rowid AS row_id, * FROM logs WHERE ({where}) AND {span_sql} AND {after_sql} "
         "ORDER BY time_ns DESC, rowid DESC LIMIT ?"

@@ -13,8 +13,19 @@ import duckdb
 from litestar import Request, Router, get
 from litestar.exceptions import NotFoundException
 
-from hl_local.query.common import limit_of, rows, search_sql, time_range
-from hl_local.query.logs import Query, cursor_key, logs_of_trace, page, time_where, with_json
+from hl_local.query.common import (
+    Query,
+    after_key,
+    cursor_key,
+    limit_of,
+    page,
+    rows,
+    search_sql,
+    time_range,
+    time_where,
+    with_json,
+)
+from hl_local.query.logs import logs_of_trace
 from hl_local.store.db import Store
 
 SPAN_COLUMNS = (
@@ -63,10 +74,7 @@ async def list_spans(
     size = limit_of(limit)
     after = cursor_key(cursor, int, str, str)
     span_sql, span_params = time_where("start_ns", start_ns, end_ns)
-    after_sql, after_params = "TRUE", []
-    if after is not None:
-        after_sql = "(start_ns < ? OR (start_ns = ? AND (trace_id < ? OR (trace_id = ? AND span_id < ?))))"
-        after_params = [after[0], after[0], after[1], after[1], after[2]]
+    after_sql, after_params = after_key(("start_ns", "trace_id", "span_id"), after)
     sql = (
         f"SELECT {SPAN_COLUMNS} FROM listed_spans WHERE ({where}) AND {span_sql} AND {after_sql} "
         "ORDER BY start_ns DESC, trace_id DESC, span_id DESC LIMIT ?"
@@ -94,12 +102,7 @@ async def list_traces(
     size = limit_of(limit)
     after = cursor_key(cursor, int, str)
     span_sql, span_params = time_where("start_ns", start_ns, end_ns)
-    after_sql, after_params = "TRUE", []
-    if after is not None:
-        after_sql, after_params = (
-            "(start_ns < ? OR (start_ns = ? AND trace_id < ?))",
-            [after[0], after[0], after[1]],
-        )
+    after_sql, after_params = after_key(("start_ns", "trace_id"), after)
     sql = f"""
 WITH matched AS (SELECT DISTINCT trace_id FROM listed_spans WHERE ({where}) AND {span_sql}),
 summary AS ({_TRACE_SUMMARY} WHERE s.trace_id IN (SELECT trace_id FROM matched) GROUP BY s.trace_id),

@@ -584,9 +584,10 @@ def test_compiled_sql_golden() -> None:
          '$."latency"', 1_000_000],
     )  # fmt: skip
     assert compile_search("error", "traces") == (
-        "coalesce(regexp_matches(name, ?, 'i'), false)",
+        "coalesce((name ILIKE ? ESCAPE '\\' AND regexp_matches(name, ?, 'i')), false)",
         [
-            "(?:^|[\\x00-\\x2f\\x3a-\\x40\\x5b-\\x60\\x7b-\\x7f])error(?:$|[\\x00-\\x2f\\x3a-\\x40\\x5b-\\x60\\x7b-\\x7f])"
+            "%error%",
+            "(?:^|[\\x00-\\x2f\\x3a-\\x40\\x5b-\\x60\\x7b-\\x7f])error(?:$|[\\x00-\\x2f\\x3a-\\x40\\x5b-\\x60\\x7b-\\x7f])",
         ],
     )
 

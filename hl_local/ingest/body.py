@@ -3,10 +3,39 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
+
+import anyio
+import anyio.to_thread
+
+T = TypeVar("T")
 
 MAX_BODY_BYTES = 64 * 1024 * 1024  # what the OTLP spec recommends a receiver accept
 MAX_DECODED_BYTES = 64 * 1024 * 1024
+
+
+# Bodies at least this big are decoded in a worker thread: a 512-span batch takes ~25 ms to decode,
+# and on the event loop it would hold every other request (a UI query, /health) for all of it.
+# In a thread, the GIL's 1 ms switch interval lets the loop answer in between.
+DECODE_IN_THREAD_BYTES = 64 * 1024
+
+
+_decoders: anyio.CapacityLimiter | None = None
+
+
+async def decode_off_loop(decode: Callable[[bytes], T], body: bytes) -> T:
+    """`decode(body)`, in a worker thread when the body is big enough to hold the loop up.
+
+    One decoding thread at a time: with several, threads fighting over the GIL cut span ingest
+    to a third (measured 4.5k vs 13k spans/s).
+    """
+    global _decoders
+    if len(body) < DECODE_IN_THREAD_BYTES:
+        return decode(body)
+    if _decoders is None:
+        _decoders = anyio.CapacityLimiter(1)
+    return await anyio.to_thread.run_sync(decode, body, limiter=_decoders)
 
 
 class BodyError(Exception):

@@ -17,7 +17,7 @@ from hl_local.decode import otlp_proto
 from hl_local.decode.otlp import DecodeError
 from hl_local.decode.records import Batch
 from hl_local.errors import Overloaded, PortInUse, RowsRejected, WriteFailed
-from hl_local.ingest.body import MAX_DECODED_BYTES
+from hl_local.ingest.body import MAX_DECODED_BYTES, decode_off_loop
 from hl_local.ingest.status import GRPC_UNAVAILABLE, status_protobuf
 from hl_local.store.writer import Writer
 
@@ -35,7 +35,7 @@ Handler = Callable[[bytes, aio.ServicerContext], Awaitable[bytes]]
 def _export_handler(writer: Writer, decode: Callable[[bytes], Batch]) -> Handler:
     async def export(request: bytes, context: aio.ServicerContext) -> bytes:
         try:
-            await writer.write(decode(request))
+            await writer.write(await decode_off_loop(decode, request))
         except (DecodeError, RowsRejected) as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except Overloaded as exc:

@@ -18,7 +18,7 @@ from hl_local.decode import otlp_json, otlp_proto
 from hl_local.decode.otlp import DecodeError
 from hl_local.decode.records import Batch
 from hl_local.errors import Overloaded, RowsRejected, WriteFailed
-from hl_local.ingest.body import MAX_BODY_BYTES, BodyError, read_body
+from hl_local.ingest.body import MAX_BODY_BYTES, BodyError, decode_off_loop, read_body
 from hl_local.ingest.cors import cors_headers, preflight
 from hl_local.ingest.status import GRPC_CODE_FOR_HTTP, status_json, status_protobuf
 
@@ -55,7 +55,7 @@ async def export(request: Request, signal: str) -> Response[bytes]:
         body = await read_body(
             request.stream(), request.headers.get("content-length"), request.headers.get("content-encoding")
         )
-        await request.app.state.writer.write(decode(body))
+        await request.app.state.writer.write(await decode_off_loop(decode, body))
     except BodyError as exc:
         return _failure(request, reply_type, exc.status, str(exc))
     except RequestEntityTooLarge:

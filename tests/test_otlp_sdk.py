@@ -55,34 +55,35 @@ def _http_compression(transport: str) -> HttpCompression | None:
     return HttpCompression.Gzip if transport.endswith("gzip") else None
 
 
-def span_exporter(server: Server, transport: str) -> SpanExporter:
+# signal → (gRPC exporter class, HTTP exporter class)
+_EXPORTERS: dict[str, tuple[Any, Any]] = {
+    "traces": (GrpcSpanExporter, HttpSpanExporter),
+    "logs": (GrpcLogExporter, HttpLogExporter),
+    "metrics": (GrpcMetricExporter, HttpMetricExporter),
+}
+
+
+def _exporter(server: Server, transport: str, signal: str) -> Any:
+    grpc_exporter, http_exporter = _EXPORTERS[signal]
     if transport.startswith("grpc"):
-        return GrpcSpanExporter(
+        return grpc_exporter(
             endpoint=server.grpc_target, insecure=True, compression=_grpc_compression(transport), timeout=10
         )
-    return HttpSpanExporter(
-        endpoint=f"{server.otlp_http_url}/v1/traces", compression=_http_compression(transport), timeout=10
+    return http_exporter(
+        endpoint=f"{server.otlp_http_url}/v1/{signal}", compression=_http_compression(transport), timeout=10
     )
+
+
+def span_exporter(server: Server, transport: str) -> SpanExporter:
+    return _exporter(server, transport, "traces")  # type: ignore[no-any-return]
 
 
 def log_exporter(server: Server, transport: str) -> LogRecordExporter:
-    if transport.startswith("grpc"):
-        return GrpcLogExporter(
-            endpoint=server.grpc_target, insecure=True, compression=_grpc_compression(transport), timeout=10
-        )
-    return HttpLogExporter(
-        endpoint=f"{server.otlp_http_url}/v1/logs", compression=_http_compression(transport), timeout=10
-    )
+    return _exporter(server, transport, "logs")  # type: ignore[no-any-return]
 
 
 def metric_exporter(server: Server, transport: str) -> MetricExporter:
-    if transport.startswith("grpc"):
-        return GrpcMetricExporter(
-            endpoint=server.grpc_target, insecure=True, compression=_grpc_compression(transport), timeout=10
-        )
-    return HttpMetricExporter(
-        endpoint=f"{server.otlp_http_url}/v1/metrics", compression=_http_compression(transport), timeout=10
-    )
+    return _exporter(server, transport, "metrics")  # type: ignore[no-any-return]
 
 
 class RecordingSpanExporter(SpanExporter):

@@ -29,6 +29,7 @@ Pure: no I/O, stdlib only, and `parse_stack` never raises; an odd stack must not
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -61,12 +62,23 @@ def parse_stack(stack: str) -> Parsed:
     """Frames (index 0 = raise/throw site, at most 64) and the error line of a stack string."""
     if not isinstance(stack, str):
         return [], None
+    frames, error = _parse_remembered(stack)
+    return list(frames), error
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_remembered(stack: str) -> tuple[tuple[Frame, ...], str | None]:
+    """Applications raise the same errors from the same places over and over: parse each stack once.
+
+    Frames are frozen; the cached tuple is copied into a fresh list for every caller.
+    """
     try:
-        return _parse_text(stack)
+        frames, error = _parse_text(stack)
     except Exception:
         # The regexes below should not fail, but this runs inside ingestion: an unexpected stack
         # shape must cost us its frames, never the error row itself.
-        return [], None
+        return (), None
+    return tuple(frames), error
 
 
 def frames_to_json(frames: Iterable[Frame]) -> list[dict[str, Any]]:

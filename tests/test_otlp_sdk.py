@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import duckdb
@@ -22,7 +22,7 @@ from opentelemetry.exporter.otlp.proto.http import Compression as HttpCompressio
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
-from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler, ReadableLogRecord
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import Counter, MeterProvider
 from opentelemetry.sdk.metrics.export import (
@@ -33,7 +33,7 @@ from opentelemetry.sdk.metrics.export import (
     PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
@@ -86,15 +86,15 @@ def metric_exporter(server: Server, transport: str) -> MetricExporter:
     return _exporter(server, transport, "metrics")  # type: ignore[no-any-return]
 
 
-class RecordingSpanExporter(SpanExporter):
+class _Recording:
     """Delegates to a real exporter and keeps each export's result (processors swallow failures)."""
 
-    def __init__(self, inner: SpanExporter) -> None:
+    def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.results: list[SpanExportResult] = []
+        self.results: list[Any] = []
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        result = self.inner.export(spans)
+    def export(self, items: Any) -> Any:
+        result = self.inner.export(items)
         self.results.append(result)
         return result
 
@@ -102,24 +102,15 @@ class RecordingSpanExporter(SpanExporter):
         self.inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return self.inner.force_flush(timeout_millis)
+        return bool(self.inner.force_flush(timeout_millis))
 
 
-class RecordingLogExporter(LogRecordExporter):
-    def __init__(self, inner: LogRecordExporter) -> None:
-        self.inner = inner
-        self.results: list[LogRecordExportResult] = []
+class RecordingSpanExporter(_Recording, SpanExporter):
+    results: list[SpanExportResult]
 
-    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        result = self.inner.export(batch)
-        self.results.append(result)
-        return result
 
-    def shutdown(self) -> None:
-        self.inner.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return self.inner.force_flush(timeout_millis)
+class RecordingLogExporter(_Recording, LogRecordExporter):
+    results: list[LogRecordExportResult]
 
 
 def hex_ids(context: SpanContext) -> tuple[str, str]:

@@ -91,6 +91,18 @@ _SESSION_IGNORED: Final = frozenset(
      "within_billing_quota")
 )  # fmt: skip
 
+# The ids and service columns logs, spans and errors all carry (their `highlight.*` and resource keys).
+_CORRELATION: Final = {
+    "trace_id": Field("trace_id"),
+    "span_id": Field("span_id"),
+    "secure_session_id": Field("session_id"),
+    "session_id": Field("session_id"),
+    "request_id": Field("request_id"),
+    "service_name": Field("service_name"),
+    "service_version": Field("service_version"),
+    "environment": Field("environment"),
+}
+
 SIGNALS: Final[Mapping[Signal, SignalFields]] = {
     "logs": SignalFields(
         default="body",
@@ -99,15 +111,8 @@ SIGNALS: Final[Mapping[Signal, SignalFields]] = {
             "message": Field("body"),
             "severity_text": Field("severity_text"),
             "severity_number": Field("severity_number", "number"),
-            "trace_id": Field("trace_id"),
-            "span_id": Field("span_id"),
-            "secure_session_id": Field("session_id"),
-            "session_id": Field("session_id"),
-            "request_id": Field("request_id"),
+            **_CORRELATION,
             "source": Field("source"),
-            "service_name": Field("service_name"),
-            "service_version": Field("service_version"),
-            "environment": Field("environment"),
             "event_name": Field("event_name"),
             "timestamp": _TIME_NS,
         },
@@ -122,17 +127,10 @@ SIGNALS: Final[Mapping[Signal, SignalFields]] = {
             "has_errors": Field("(status_code = 2)", "boolean"),
             "status_code": Field("status_code", "number"),
             "status_message": Field("status_message"),
-            "trace_id": Field("trace_id"),
-            "span_id": Field("span_id"),
+            **_CORRELATION,
             "parent_span_id": Field("parent_span_id"),
             "trace_state": Field("trace_state"),
-            "secure_session_id": Field("session_id"),
-            "session_id": Field("session_id"),
-            "request_id": Field("request_id"),
             "source": Field("source"),
-            "service_name": Field("service_name"),
-            "service_version": Field("service_version"),
-            "environment": Field("environment"),
             "timestamp": Field("start_ns", "timestamp", 1),
         },
         attributes=("attributes", "resource_attributes"),
@@ -147,15 +145,8 @@ SIGNALS: Final[Mapping[Signal, SignalFields]] = {
             "stack": Field("stack"),
             "url": Field("url"),
             "visited_url": Field("url"),
-            "trace_id": Field("trace_id"),
-            "span_id": Field("span_id"),
-            "secure_session_id": Field("session_id"),
-            "session_id": Field("session_id"),
+            **_CORRELATION,
             "has_session": Field("(coalesce(session_id, '') <> '')", "boolean"),
-            "request_id": Field("request_id"),
-            "service_name": Field("service_name"),
-            "service_version": Field("service_version"),
-            "environment": Field("environment"),
             "timestamp": _TIME_NS,
         },
         # `payload` is whatever the caller passed: only JSON text of an object has keys.

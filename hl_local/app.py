@@ -14,10 +14,11 @@ from hl_local import __version__
 from hl_local.config import LOOPBACK_HOSTS, Settings
 from hl_local.ingest.highlight import highlight_handlers
 from hl_local.ingest.otlp_http import otlp_http_router
-from hl_local.query import logs, sessions, suggest, traces
+from hl_local.query import live, logs, sessions, suggest, traces
 from hl_local.query.errors import error_groups_router
 from hl_local.store.db import Store
 from hl_local.store.writer import Writer
+from hl_local.ui import ui_handlers
 
 
 @get("/health", sync_to_thread=False)
@@ -63,6 +64,8 @@ def create_app(store: Store, writer: Writer, settings: Settings) -> Litestar:
             traces.router,
             sessions.router,
             suggest.router,
+            live.live,
+            *ui_handlers,
         ],
         state=State({"store": store, "writer": writer, "settings": settings}),
         before_request=_host_guard(allowed_hosts),

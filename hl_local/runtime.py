@@ -97,6 +97,7 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=5, server_header=False)  # fmt: skip
         server = uvicorn.Server(config)
+        app.state.server = server  # long-lived streams (/api/live) end when it starts shutting down
         stop.attach(server)
         # Everything allocated so far lives for the whole run: keep the cyclic GC off it.
         gc.collect()

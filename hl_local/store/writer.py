@@ -58,6 +58,8 @@ class Writer:
         self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="hl-local-writer", daemon=True)
         self.committed_groups = 0
+        # Per kind, how many commits have included it: the live view (/api/live) compares these.
+        self.commits_by_kind: dict[str, int] = {}
         self._grouper = ErrorGrouper()  # owned by the writer thread, loaded when it starts
 
     def start(self) -> None:
@@ -132,6 +134,9 @@ class Writer:
         for pending, outcome in zip(group, outcomes, strict=True):
             with self._lock:
                 self._pending_rows -= pending.rows
+            if outcome is None:
+                for kind in pending.rows_by_kind:
+                    self.commits_by_kind[kind] = self.commits_by_kind.get(kind, 0) + 1
             pending.loop.call_soon_threadsafe(_settle, pending.future, outcome)
 
     def _commit_alone(self, cur: duckdb.DuckDBPyConnection, pending: _Pending) -> Exception | None:

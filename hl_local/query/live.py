@@ -1,0 +1,64 @@
+"""/api/live: server-sent events telling the UI that new data of a kind was committed.
+
+The writer counts, per kind of row, the commits that included it; this stream compares those
+counters a few times a second and names the topics that moved. Pages refetch what they show
+(first page only), so a burst of ingest costs one refetch per tick, not one per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+from litestar import Request, get
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from hl_local.store.writer import Writer
+
+TICK_S = 0.5
+KEEPALIVE_S = 15.0
+TOPICS = {  # row kinds (decode/records.py KINDS) → what the UI shows
+    "sessions": ("session_inits", "session_identities", "session_properties", "replay_chunks",
+                 "session_events", "session_feedback"),
+    "errors": ("errors", "error_groups", "error_group_states"),
+    "logs": ("logs",),
+    "traces": ("spans",),
+    "network": ("network_requests", "websocket_events"),
+}  # fmt: skip
+
+
+def _moved(before: dict[str, int], now: dict[str, int]) -> list[str]:
+    return [topic for topic, kinds in TOPICS.items() if any(now.get(k, 0) != before.get(k, 0) for k in kinds)]
+
+
+@get("/api/live", include_in_schema=False)
+async def live(request: Request) -> ServerSentEvent:
+    """`event: change` with `{"topics": [...]}` whenever something new was stored."""
+    writer: Writer = request.app.state.writer
+
+    async def changes() -> AsyncIterator[ServerSentEventMessage]:
+        seen = dict(writer.commits_by_kind)
+        quiet = 0.0
+        yield ServerSentEventMessage(event="hello", data="{}", retry=2000)
+        while not _stopping(request):
+            await asyncio.sleep(TICK_S)
+            now = dict(writer.commits_by_kind)
+            topics = _moved(seen, now)
+            seen = now
+            if topics:
+                quiet = 0.0
+                yield ServerSentEventMessage(event="change", data=json.dumps({"topics": topics}))
+            else:
+                quiet += TICK_S
+                if quiet >= KEEPALIVE_S:
+                    quiet = 0.0
+                    yield ServerSentEventMessage(comment="keep-alive")
+
+    return ServerSentEvent(changes())
+
+
+def _stopping(request: Request) -> bool:
+    """True once the server is shutting down: an endless stream would hold the shutdown back."""
+    server = request.app.state.get("server")
+    return bool(server is not None and server.should_exit)

@@ -1,0 +1,109 @@
+"""The web UI: index.html for every client route, the built assets, and the headers that keep them safe.
+
+The bundle is built from web/ into hl_local/static by the install (hatch_build.py). Files are
+read when they change (size and mtime), so `npm --prefix web run watch` is picked up without a
+restart; they are small, so they are held in memory and answered with an ETag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import mimetypes
+from dataclasses import dataclass
+from pathlib import Path
+
+from litestar import Request, Response, get
+from litestar.exceptions import NotFoundException
+
+STATIC_DIR = Path(str(importlib.resources.files("hl_local") / "static"))
+
+# Scripts only from us; styles inline too (rrweb rebuilds recorded <style> and style attributes
+# inside the replay iframe, which inherits this policy); images, fonts and media from anywhere,
+# because a replayed page shows the assets of the app that was recorded. The replay iframe is
+# sandboxed without allow-scripts on top of this.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline' http: https:",
+        "img-src 'self' data: blob: http: https:",
+        "font-src 'self' data: http: https:",
+        "media-src 'self' data: blob: http: https:",
+        "connect-src 'self'",
+        "frame-src 'self' blob: data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "content-security-policy": CONTENT_SECURITY_POLICY,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",  # recorded asset URLs must not learn where they were viewed
+    "cross-origin-opener-policy": "same-origin",
+}
+CLIENT_ROUTES = [
+    "/",
+    "/sessions",
+    "/sessions/{session_id:str}",
+    "/errors",
+    "/errors/{group_id:str}",
+    "/logs",
+    "/traces",
+    "/traces/{trace_id:str}",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _File:
+    stamp: tuple[int, int]  # (mtime_ns, size): reread when either changes
+    body: bytes
+    etag: str
+
+
+_cache: dict[Path, _File] = {}
+
+
+def _read(path: Path) -> _File:
+    stat = path.stat()
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    cached = _cache.get(path)
+    if cached is None or cached.stamp != stamp:
+        body = path.read_bytes()
+        cached = _File(stamp, body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"')
+        _cache[path] = cached
+    return cached
+
+
+def _answer(request: Request, path: Path, media_type: str) -> Response[bytes]:
+    file = _read(path)
+    headers = {**SECURITY_HEADERS, "cache-control": "no-cache", "etag": file.etag}
+    if file.etag in request.headers.get("if-none-match", ""):
+        return Response(b"", status_code=304, headers=headers)
+    return Response(file.body, media_type=media_type, headers=headers)
+
+
+@get(CLIENT_ROUTES, include_in_schema=False)
+async def index(request: Request) -> Response[bytes]:
+    """Every client-side route gets the same page; the app reads the path and the query."""
+    page = STATIC_DIR / "index.html"
+    if not page.exists():
+        message = b"hl-local's UI is not built: run `npm --prefix web ci && npm --prefix web run build`\n"
+        return Response(message, status_code=503, media_type="text/plain", headers=SECURITY_HEADERS)
+    return _answer(request, page, "text/html; charset=utf-8")
+
+
+@get("/static/{name:path}", include_in_schema=False)
+async def asset(request: Request, name: str) -> Response[bytes]:
+    path = (STATIC_DIR / name.lstrip("/")).resolve()
+    if not path.is_relative_to(STATIC_DIR.resolve()) or not path.is_file():
+        raise NotFoundException(f"no such file: /static/{name.lstrip('/')}")
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if media_type.startswith("text/") or media_type == "application/javascript":
+        media_type += "; charset=utf-8"
+    return _answer(request, path, media_type)
+
+
+ui_handlers = [index, asset]

@@ -1,0 +1,80 @@
+// The app shell: navigation, and the page for the current path. Every view's state is in its
+// URL (path, `query`, time range), so a link opens the same view.
+import "rrweb-player/dist/style.css";
+import "./styles.css";
+import { render } from "preact";
+import { useEffect } from "preact/hooks";
+import { ErrorGroupPage, ErrorsPage } from "./pages/errors";
+import { LogsPage } from "./pages/logs";
+import { SessionPage } from "./pages/replay";
+import { SessionsPage } from "./pages/sessions";
+import { TracePage, TracesPage } from "./pages/traces";
+import { Link } from "./components/Link";
+import { carried, navigate, useLocation } from "./router";
+
+const SECTIONS: [string, string, string][] = [
+  ["/sessions", "Sessions", "s"],
+  ["/errors", "Errors", "e"],
+  ["/logs", "Logs", "l"],
+  ["/traces", "Traces", "t"],
+];
+
+function Page({ path, params }: { path: string; params: URLSearchParams }) {
+  const [, section, id] = path.split("/").map(decodeURIComponent);
+  if (section === "sessions" && id) return <SessionPage sessionId={id} params={params} />;
+  if (section === "errors" && id) return <ErrorGroupPage groupId={id} params={params} />;
+  if (section === "errors") return <ErrorsPage params={params} />;
+  if (section === "logs") return <LogsPage params={params} />;
+  if (section === "traces" && id) return <TracePage traceId={id} params={params} />;
+  if (section === "traces") return <TracesPage params={params} />;
+  return <SessionsPage params={params} />;
+}
+
+function App() {
+  const { path, params } = useLocation();
+  useEffect(() => {
+    // g then s/e/l/t: go to a section, from anywhere but a text field
+    let pending = false;
+    const onKey = (e: KeyboardEvent) => {
+      const target = e.target as HTMLElement;
+      if (/INPUT|TEXTAREA|SELECT/.test(target.tagName) || e.metaKey || e.ctrlKey || e.altKey) return;
+      if (pending) {
+        pending = false;
+        const section = SECTIONS.find(([, , key]) => key === e.key);
+        if (section) navigate(carried(section[0]));
+      } else if (e.key === "g") {
+        pending = true;
+        setTimeout(() => (pending = false), 1000);
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+  const current = "/" + (path.split("/")[1] || "sessions");
+  return (
+    <div class="app">
+      <header class="topbar">
+        <Link href="/sessions" class="brand">
+          hl-local
+        </Link>
+        <nav aria-label="Sections">
+          {SECTIONS.map(([href, label, key]) => (
+            <Link
+              key={href}
+              href={carried(href)}
+              class={current === href ? "active" : ""}
+              title={`${label} (g ${key})`}
+            >
+              {label}
+            </Link>
+          ))}
+        </nav>
+      </header>
+      <main>
+        <Page path={path} params={params} />
+      </main>
+    </div>
+  );
+}
+
+render(<App />, document.getElementById("app")!);

@@ -432,24 +432,36 @@ function ConsolePanel({ lines, playback }: { lines: ConsoleLine[]; playback: Pla
   );
 }
 
-function SeekRow({ index, current, at, playback, children, class: className, expanded }: {
+function SeekRow({ index, current, at, playback, children, class: className, aside, expanded }: {
   index: number;
   current: number;
   at: number;
   playback: Playback;
   children: ComponentChildren;
   class?: string;
-  expanded?: ComponentChildren;
+  aside?: ComponentChildren; // on the row's line, after the seek button
+  expanded?: ComponentChildren; // below it
 }) {
   const state = index === current ? "current" : at > playback.start + playback.now ? "future" : "past";
   return (
     <li class={`seek-row ${state} ${className ?? ""}`} data-index={index}>
-      <button type="button" class="seek" onClick={() => playback.seek(at - playback.start)} title="Seek the replay here">
-        <span class="at">{clock(at - playback.start)}</span>
-        {children}
-      </button>
+      <div class="line">
+        <button type="button" class="seek" onClick={() => playback.seek(at - playback.start)} title="Seek the replay here">
+          <span class="at">{clock(at - playback.start)}</span>
+          {children}
+        </button>
+        {aside}
+      </div>
       {expanded}
     </li>
+  );
+}
+
+function Toggle({ open, onClick, label }: { open: boolean; onClick: () => void; label: string }) {
+  return (
+    <button type="button" class="toggle" aria-expanded={open} aria-label={label} title={label} onClick={onClick}>
+      {open ? "▾" : "▸"}
+    </button>
   );
 }
 
@@ -468,14 +480,8 @@ function NetworkPanel({ requests, playback }: { requests: NetworkRequest[]; play
           at={r.start_ms}
           playback={playback}
           class={`request ${r.status && r.status >= 400 ? "failed" : ""}`}
-          expanded={
-            <>
-              <button type="button" class="expand" onClick={() => setOpen(open === i ? null : i)}>
-                {open === i ? "Hide details" : "Details"}
-              </button>
-              {open === i && <RequestDetail request={r} />}
-            </>
-          }
+          aside={<Toggle open={open === i} label="Details" onClick={() => setOpen(open === i ? null : i)} />}
+          expanded={open === i && <RequestDetail request={r} />}
         >
           <span class="method">{r.method ?? r.initiator_type ?? ""}</span>
           <span class="status">{r.status ?? "–"}</span>
@@ -546,7 +552,7 @@ function RequestDetail({ request }: { request: NetworkRequest }) {
         <dt>Backend trace</dt>
         <dd>
           {request.backend_trace_id ? (
-            <Link href={`/traces/${request.backend_trace_id}`}>{request.backend_trace_id}</Link>
+            <Link href={`/traces/${encodeURIComponent(request.backend_trace_id)}`}>{request.backend_trace_id}</Link>
           ) : (
             "none received"
           )}
@@ -593,17 +599,17 @@ function ErrorsPanel({ errors, playback }: { errors: SessionError[]; playback: P
           at={times[i]}
           playback={playback}
           class="error-row"
+          aside={<Toggle open={open === i} label="Stack" onClick={() => setOpen(open === i ? null : i)} />}
           expanded={
-            <>
-              <div class="links">
-                <button type="button" class="expand" onClick={() => setOpen(open === i ? null : i)}>
-                  {open === i ? "Hide stack" : "Stack"}
-                </button>
-                {e.group_id && <Link href={`/errors/${e.group_id}`}>Error group</Link>}
-                {e.trace_id && <Link href={`/traces/${e.trace_id}`}>Trace</Link>}
-              </div>
-              {open === i && <Frames frames={e.frames} stack={e.stack} />}
-            </>
+            open === i && (
+              <>
+                <div class="links">
+                  {e.group_id && <Link href={`/errors/${encodeURIComponent(e.group_id)}`}>Error group</Link>}
+                  {e.trace_id && <Link href={`/traces/${encodeURIComponent(e.trace_id)}`}>Trace</Link>}
+                </div>
+                <Frames frames={e.frames} stack={e.stack} />
+              </>
+            )
           }
         >
           <span class="type">{e.type || e.source}</span>

@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import Server, trace_batch
 
 ROOT = Path(__file__).parent.parent
-CLIENT_ROUTES = ["/", "/sessions", "/sessions/abc", "/errors", "/errors/7ae5", "/logs", "/traces", "/traces/0af7"]
+CLIENT_ROUTES = ["/", "/sessions", "/sessions/a", "/errors", "/errors/7a", "/logs", "/traces", "/traces/0a"]
 
 
 @pytest.mark.parametrize("path", CLIENT_ROUTES)
@@ -44,7 +44,7 @@ def test_assets_are_revalidated_with_an_etag(server: Server) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/static/nope.js", "/static/../pyproject.toml", "/static/%2e%2e/ui.py", "/api/nope", "/sessions/a/b"]
+    "path", ["/static/no.js", "/static/../pyproject.toml", "/static/%2e%2e/ui.py", "/api/no", "/sessions/a/b"]
 )
 def test_unknown_paths_are_404(server: Server, path: str) -> None:
     assert httpx.get(server.ui_url + path).status_code == 404

@@ -28,6 +28,7 @@ from hl_local.query.common import (
     search_sql,
     time_range,
 )
+from hl_local.replay.cache import Key, KeyframeCache
 from hl_local.store.db import Store
 
 LIVE_NS = 60 * 1_000_000_000  # a session with activity in the last minute is live
@@ -206,37 +207,107 @@ def _start_key(cur: duckdb.DuckDBPyConnection, session_id: str, from_ms: int) ->
     return snapshot if snapshot is not None else (float(from_ms), -(2**62))
 
 
+def _keyframe_cache(request: Request) -> KeyframeCache:
+    state = request.app.state
+    if "keyframes" not in state:
+        state.keyframes = KeyframeCache()
+    cache: KeyframeCache = state.keyframes
+    return cache
+
+
+def _merged(
+    events: list[tuple[tuple[float, int], int, msgspec.Raw]],
+    frames: list[tuple[Key, bytes]],
+    start: Key | None,
+    to_ms: int | None,
+) -> list[bytes]:
+    """A chunk's events with its keyframes in place (a keyframe follows the events it includes),
+    from `start` and up to `to_ms`."""
+
+    def wanted(key: Key) -> bool:
+        return (start is None or key >= start) and (to_ms is None or key[0] <= to_ms)
+
+    parts: list[bytes] = []
+    at = 0
+    for (timestamp, sid), _type, raw in events:
+        key = (timestamp, sid, 0)
+        while at < len(frames) and frames[at][0] < key:
+            parts += [frames[at][1]] if wanted(frames[at][0]) else []
+            at += 1
+        if wanted(key):
+            parts.append(bytes(raw))
+    parts += [encoded for key, encoded in frames[at:] if wanted(key)]
+    return parts
+
+
 @get("/sessions/{session_id:str}/events", media_type="application/json")
-async def session_events(request: Request, session_id: str, from_ms: int | None = None) -> Stream:
-    """Every rrweb event of the session as one JSON array, streamed chunk by chunk."""
+async def session_events(
+    request: Request,
+    session_id: str,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+    keyframes: bool = True,
+) -> Stream:
+    """Every rrweb event of the session as one JSON array, streamed chunk by chunk, with synthetic
+    keyframes (`"hl_keyframe": true`) unless `keyframes=false`."""
     store = _store(request)
     await store.read(lambda cur: _exists(cur, session_id))
+    entry = _keyframe_cache(request).entry(session_id) if keyframes else None
+
+    def find_start(cur: duckdb.DuckDBPyConnection, from_ms: int) -> Key:
+        timestamp, sid = _start_key(cur, session_id, from_ms)
+        start: Key = (timestamp, sid, 0)
+        through = cur.execute(
+            "SELECT coalesce(first_ms, 0), payload_id FROM replay_chunks WHERE session_id = ? "
+            "AND coalesce(first_ms, 0) <= ? ORDER BY coalesce(first_ms, 0) DESC, payload_id DESC LIMIT 1",
+            [session_id, from_ms],
+        ).fetchall()
+        if entry is not None and through:
+            entry.ensure(cur, session_id, through[0])
+            synthetic = entry.start_before(from_ms)
+            start = max(start, synthetic) if synthetic is not None else start
+        return start
+
     start = None
     if from_ms is not None:
-        start = await store.read(lambda cur: _start_key(cur, session_id, from_ms))
+        start = await store.read(lambda cur: find_start(cur, from_ms))
 
-    def batch(cur: duckdb.DuckDBPyConnection, after: tuple[int, str] | None) -> list[tuple[int, str, str]]:
-        keyset = "AND (first_ms > ? OR (first_ms = ? AND payload_id > ?))" if after else ""
+    def batch(cur: duckdb.DuckDBPyConnection, after: tuple[int, str] | None) -> tuple[int, Any, list[bytes]]:
+        clauses, args = ["session_id = ?"], [session_id]
+        if after:
+            clauses.append("(coalesce(first_ms, 0) > ? OR (coalesce(first_ms, 0) = ? AND payload_id > ?))")
+            args += [after[0], after[0], after[1]]
+        if start is not None:  # chunks that end before the start hold nothing to send
+            clauses.append("coalesce(last_ms, first_ms, 0) >= ?")
+            args.append(int(start[0]))
+        if to_ms is not None:
+            clauses.append("coalesce(first_ms, 0) <= ?")
+            args.append(to_ms)
         sql = (
             "SELECT coalesce(first_ms, 0), payload_id, events FROM replay_chunks "
-            f"WHERE session_id = ? {keyset} ORDER BY coalesce(first_ms, 0), payload_id LIMIT ?"
+            f"WHERE {' AND '.join(clauses)} ORDER BY coalesce(first_ms, 0), payload_id LIMIT ?"
         )
-        args = [session_id, *([after[0], after[0], after[1]] if after else []), CHUNK_BATCH]
-        return cur.execute(sql, args).fetchall()
+        chunks = cur.execute(sql, [*args, CHUNK_BATCH]).fetchall()
+        if entry is not None and chunks:
+            texts = {(first_ms, payload_id): text for first_ms, payload_id, text in chunks}
+            entry.ensure(cur, session_id, (chunks[-1][0], chunks[-1][1]), texts)
+        parts: list[bytes] = []
+        for first_ms, payload_id, text in chunks:
+            frames = entry.frames_of((first_ms, payload_id)) if entry is not None else []
+            parts += _merged(_sorted_events(text), frames, start, to_ms)
+        last = (chunks[-1][0], chunks[-1][1]) if chunks else None
+        return len(chunks), last, parts
 
     async def body() -> AsyncIterator[bytes]:
         yield b"["
         first, after = True, None
         while True:
-            chunks = await store.read(lambda cur, after=after: batch(cur, after))
-            for _first_ms, _payload_id, text in chunks:
-                parts = [bytes(e[2]) for e in _sorted_events(text) if start is None or e[0] >= start]
-                if parts:
-                    yield (b"" if first else b",") + b",".join(parts)
-                    first = False
-            if len(chunks) < CHUNK_BATCH:
+            count, after, parts = await store.read(lambda cur, after=after: batch(cur, after))
+            if parts:
+                yield (b"" if first else b",") + b",".join(parts)
+                first = False
+            if count < CHUNK_BATCH:
                 break
-            after = (chunks[-1][0], chunks[-1][1])
         yield b"]"
 
     return Stream(body(), media_type="application/json")

@@ -1,0 +1,1 @@
+"""Replay helpers: synthetic keyframes for fast seeking."""

@@ -1,5 +1,6 @@
 // The time range: a preset relative to now (`range=1h`) or absolute bounds (`start`, `end`), in
 // the URL next to the query, so a link shows the same rows. The API takes epoch milliseconds.
+import { useMemo } from "preact/hooks";
 import { navigate, withParams } from "../router";
 
 export const PRESETS: [string, string, number | null][] = [
@@ -21,6 +22,13 @@ export function rangeParams(params: URLSearchParams): { start?: number; end?: nu
   }
   const preset = PRESETS.find(([key]) => key === (params.get("range") ?? "all"));
   return preset && preset[2] !== null ? { start: Date.now() - preset[2] } : {};
+}
+
+/** The range of the URL as the API wants it, computed once per URL: `rangeParams` reads the clock,
+ * and a fresh `start` on every render would refetch (and rerender) forever. */
+export function useRange(params: URLSearchParams): { start?: number; end?: number } {
+  const key = ["range", "start", "end"].map((k) => params.get(k) ?? "").join("|");
+  return useMemo(() => rangeParams(params), [key]);
 }
 
 function localInput(iso: string | null): string {

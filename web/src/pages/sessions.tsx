@@ -2,7 +2,7 @@
 import type { SessionRow } from "../api";
 import { Link } from "../components/Link";
 import { SearchBar } from "../components/SearchBar";
-import { TimeRange, rangeParams } from "../components/TimeRange";
+import { TimeRange, useRange } from "../components/TimeRange";
 import { VirtualList } from "../components/VirtualList";
 import { ago, dateTime, duration, nsToMs, shortUrl } from "../format";
 import { useLive } from "../live";
@@ -55,7 +55,8 @@ function SessionLine({ session }: { session: SessionRow }) {
 
 export function SessionsPage({ params }: { params: URLSearchParams }) {
   const query = params.get("query") ?? "";
-  const list = usePaged<SessionRow>("/api/sessions", { query, ...rangeParams(params) }, (s) => s.session_id);
+  const range = useRange(params);
+  const list = usePaged<SessionRow>("/api/sessions", { query, ...range }, (s) => s.session_id);
   useLive(["sessions", "errors"], list.refresh);
   return (
     <section class="page">

@@ -40,9 +40,12 @@ export function VirtualList<T>({ items, rowHeight, row, onEnd, label, activeInde
   const first = Math.max(0, Math.floor(top / rowHeight) - OVERSCAN);
   const last = Math.min(items.length, Math.ceil((top + height) / rowHeight) + OVERSCAN);
   const visible = [];
+  const slots = last - first + 1;
   for (let i = first; i < last; i++) {
+    // keyed by slot, not by index: a row scrolled out is reused for the one scrolled in, so
+    // scrolling patches a few text nodes instead of building new elements every frame
     visible.push(
-      <div class="vrow" role="row" key={i} style={{ top: `${i * rowHeight}px`, height: `${rowHeight}px` }}>
+      <div class="vrow" role="row" key={i % slots} style={{ top: `${i * rowHeight}px`, height: `${rowHeight}px` }}>
         {row(items[i], i)}
       </div>,
     );

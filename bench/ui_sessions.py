@@ -31,7 +31,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).parent))
-from replay_ingest import _post, recorded, start_server  # noqa: E402
+from replay_ingest import _post, recorded, start_server
 
 FRAMES = """async ({ scroll, rows, fromTop }) => {
   const list = document.querySelector('.vlist');
@@ -59,7 +59,8 @@ async def seed(host: str, port: int, sessions: int) -> None:
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for n in range(sessions):
         sid = f"uiBench{n:021d}"
-        queue.put_nowait(json.dumps({**init, "variables": {**init["variables"], "session_secure_id": sid}}).encode())
+        variables = {**init["variables"], "session_secure_id": sid}
+        queue.put_nowait(json.dumps({**init, "variables": variables}).encode())
         push = {**pushes[0]["variables"], "session_secure_id": sid, "payload_id": str(10**12 + n)}
         queue.put_nowait(json.dumps({**pushes[0], "variables": push}).encode())
 
@@ -111,7 +112,7 @@ def one_run(url: str, sessions: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
@@ -126,7 +127,8 @@ def main() -> None:
     print(f"sessions list, {args.sessions:,} sessions, medians of {args.runs} runs:")
     for key in runs[0]:
         values = [r[key] for r in runs]
-        print(f"  {key:38} {statistics.median(values):9.1f}   (runs: {', '.join(f'{v:.0f}' for v in values)})")
+        each = ", ".join(f"{v:.0f}" for v in values)
+        print(f"  {key:38} {statistics.median(values):9.1f}   (runs: {each})")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ header and a request body) is recorded into hl-local by highlight.run 10.7.5 in 
 Chromium, as in test_browser_live.py. The UI then opens it: the sessions list shows it, the
 replay shows the recorded page as it was at the moment asked for, the panels list the console
 message, the request and the error, clicking the error seeks the player, and no recorded payload
-ever runs in hl-local's page. Every page is photographed in both themes (test-artifacts/ui/).
+ever runs in hl-local's page. Every view (sessions, replay, errors, an error group, logs,
+traces, a trace) is photographed in both themes into test-artifacts/ui/.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def record_session(browser: Browser, app_server: AppServer) -> str:  # noqa: F81
     page.wait_for_function("document.getElementById('status').textContent.startsWith('checkout')")
     done_at = time.monotonic()
     poll(page, lambda: len(answered(browser.calls, "PushSessionEvents", done_at)) >= 2, "two more pushes")
+    poll(page, lambda: answered(browser.calls, "/v1/traces", done_at), "the browser's spans (every 5 s)")
     page.close()
     assert isinstance(init.session_id, str)
     return init.session_id
@@ -165,6 +167,26 @@ def test_the_ui_replays_a_recorded_session(
     slider = ui.get_by_role("slider", name="Timeline")
     assert abs(int(slider.get_attribute("aria-valuenow") or 0) - error_offset) < 1000
     shoot(ui, "replay-errors")
+
+    # ---- the other views, over the same session's data
+    ui.goto(f"{server.ui_url}/errors")
+    ui.get_by_text("ui uncaught boom").first.wait_for(timeout=WAIT_S * 1000)
+    shoot(ui, "errors")
+    ui.goto(f"{server.ui_url}/errors/{error['group_id']}")
+    ui.get_by_text("ui uncaught boom").first.wait_for(timeout=WAIT_S * 1000)
+    shoot(ui, "error-group")
+    ui.goto(f"{server.ui_url}/logs")
+    ui.get_by_text("ui test warning").first.wait_for(timeout=WAIT_S * 1000)
+    assert HOSTILE_CONSOLE in ui.locator("main").inner_text()
+    shoot(ui, "logs")
+    traces = httpx.get(f"{server.ui_url}/api/traces", timeout=30).json()["items"]
+    assert traces, "the browser's spans were acknowledged"
+    ui.goto(f"{server.ui_url}/traces")
+    ui.get_by_text(traces[0]["root_span_name"]).first.wait_for(timeout=WAIT_S * 1000)
+    shoot(ui, "traces")
+    ui.goto(f"{server.ui_url}/traces/{traces[0]['trace_id']}")
+    ui.get_by_text(traces[0]["root_span_name"]).first.wait_for(timeout=WAIT_S * 1000)
+    shoot(ui, "trace")
 
     # ---- nothing recorded ran in hl-local's page or in the replay
     assert ui.evaluate("window.__pwned") is None

@@ -73,7 +73,7 @@ interface Playback {
   seek: (offset: number) => void;
 }
 
-function usePlayer(events: RrwebEvent[] | null, initialOffset: number) {
+function usePlayer(events: RrwebEvent[] | null, rest: RrwebEvent[] | null, initialOffset: number) {
   const host = useRef<HTMLDivElement>(null);
   const player = useRef<rrwebPlayer | null>(null);
   const [now, setNow] = useState(initialOffset);
@@ -111,7 +111,8 @@ function usePlayer(events: RrwebEvent[] | null, initialOffset: number) {
     const replayer = instance.getReplayer();
     replayer.on("skip-start", () => setSkipping(true));
     replayer.on("skip-end", () => setSkipping(false));
-    instance.goto(initialOffset, false);
+    // rrweb draws the first full snapshot by itself; a paused seek to 0 would blank it instead
+    if (initialOffset > 0) instance.goto(initialOffset, false);
     latest.current = initialOffset;
     setNow(initialOffset);
     const ticker = window.setInterval(() => setNow(latest.current), TICK_MS);
@@ -133,13 +134,22 @@ function usePlayer(events: RrwebEvent[] | null, initialOffset: number) {
       target.replaceChildren();
     };
   }, [events]);
+  useEffect(() => {
+    const p = player.current;
+    if (!p || !rest?.length) return;
+    for (const event of rest) p.addEvent(event as never);
+    // a moment asked for past the first window can only be shown now that it is here
+    if (initialOffset > FIRST_WINDOW_MS && latest.current === initialOffset) p.goto(initialOffset, false);
+  }, [rest, events]);
 
   const seek = (offset: number) => {
     const p = player.current;
     if (!p) return;
-    p.goto(Math.max(0, offset), playing);
-    latest.current = Math.max(0, offset);
-    setNow(latest.current);
+    // at least 1 ms: a paused seek to exactly 0 leaves rrweb with an empty page
+    const to = Math.max(1, offset);
+    p.goto(to, playing);
+    latest.current = to;
+    setNow(to);
   };
   const toggle = () => player.current?.toggle();
   const setSpeed = (value: number) => {
@@ -153,9 +163,43 @@ function usePlayer(events: RrwebEvent[] | null, initialOffset: number) {
   return { host, now, playing, speed, skip, skipping, seek, toggle, setSpeed, toggleSkip };
 }
 
+const FIRST_WINDOW_MS = 60_000; // loaded before the player starts; the rest streams in behind it
+
+async function fetchEvents(id: string, params: Record<string, number>, signal: AbortSignal): Promise<RrwebEvent[]> {
+  const query = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
+  const reply = await fetch(`/api/sessions/${encodeURIComponent(id)}/events?${query}`, { signal });
+  if (!reply.ok) throw new Error(`the recording could not be read (${reply.status})`);
+  return (await reply.json()) as RrwebEvent[];
+}
+
+/** The recording: its first minute at once (the first frame comes quickly even for long sessions),
+ * then everything after it, added to the running player as it arrives. */
+function useRecording(sessionId: string, onFailure: (message: string) => void) {
+  const [first, setFirst] = useState<RrwebEvent[] | null>(null);
+  const [rest, setRest] = useState<RrwebEvent[] | null>(null);
+  useEffect(() => {
+    setFirst(null);
+    setRest(null);
+    const abort = new AbortController();
+    (async () => {
+      const session = await getJson<SessionDetail>(`/api/sessions/${encodeURIComponent(sessionId)}`);
+      const firstMs = session.first_event_ms ?? 0;
+      const cut = firstMs + FIRST_WINDOW_MS;
+      const head = await fetchEvents(sessionId, firstMs ? { to_ms: cut } : {}, abort.signal);
+      setFirst(head);
+      if (!firstMs || (session.last_event_ms ?? 0) <= cut) return setRest([]);
+      const tail = await fetchEvents(sessionId, { from_ms: cut + 1 }, abort.signal);
+      setRest(tail.filter((e) => e.timestamp > cut)); // from_ms starts at a keyframe before it
+    })().catch((e) => {
+      if (e.name !== "AbortError") onFailure(e instanceof ApiError && e.status === 404 ? "No such session." : String(e));
+    });
+    return () => abort.abort();
+  }, [sessionId]);
+  return { first, rest };
+}
+
 export function SessionPage({ sessionId, params }: { sessionId: string; params: URLSearchParams }) {
   const [parts, setParts] = useState<Parts | null>(null);
-  const [events, setEvents] = useState<RrwebEvent[] | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
   const initial = useMemo(() => Math.max(0, Number(params.get("t") ?? 0) || 0), [sessionId]);
 
@@ -165,25 +209,19 @@ export function SessionPage({ sessionId, params }: { sessionId: string; params: 
       .catch((e) => setFailure(e instanceof ApiError && e.status === 404 ? "No such session." : String(e)));
   useEffect(() => {
     setParts(null);
-    setEvents(null);
     setFailure(null);
     refreshParts();
-    const abort = new AbortController();
-    fetch(`/api/sessions/${encodeURIComponent(sessionId)}/events`, { signal: abort.signal })
-      .then((reply) => (reply.ok ? reply.json() : Promise.reject(new Error(`events: ${reply.status}`))))
-      .then((list: RrwebEvent[]) => setEvents(list))
-      .catch((e) => {
-        if (e.name !== "AbortError") setFailure(String(e));
-      });
-    return () => abort.abort();
   }, [sessionId]);
   useLive(["sessions", "errors", "network"], () => {
     if (parts?.session.live) refreshParts();
   }, 3000);
 
-  const player = usePlayer(events, initial);
-  const start = events?.length ? events[0].timestamp : (parts?.session.first_event_ms ?? 0);
-  const total = events?.length ? events[events.length - 1].timestamp - start : 0;
+  const { first, rest } = useRecording(sessionId, setFailure);
+  const events = first;
+  const player = usePlayer(first, rest, initial);
+  const start = first?.length ? first[0].timestamp : (parts?.session.first_event_ms ?? 0);
+  const last = rest?.length ? rest[rest.length - 1] : first?.[first.length - 1];
+  const total = last ? last.timestamp - start : 0;
   const playback: Playback = { start, total, now: player.now, playing: player.playing, seek: player.seek };
 
   useEffect(() => {

@@ -32,6 +32,7 @@ from tests.test_browser_live import (  # noqa: F401  (browser and sdk_bundle are
     poll,
     sdk_bundle,
 )
+from tests.test_highlight_replay import push_body, sdk_payload
 
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts" / "ui"
 HOSTILE_CONSOLE = "<img src=x onerror=\"window.top.__pwned='console'\">"
@@ -131,6 +132,13 @@ def test_the_ui_replays_a_recorded_session(
     assert row.count() == 1
     assert "anonymous" in row.inner_text()  # nothing identified this user
     assert row.get_attribute("href") == f"/sessions/{session_id}"
+    assert row.locator(".live-dot").count() == 1  # its last push was seconds ago
+    # a session that starts now appears without a reload (server-sent events)
+    now_ms = int(time.time() * 1000)
+    newcomer = push_body("LiveNewcomerSession00000001", str(now_ms), sdk_payload("x", str(now_ms), now_ms))
+    assert httpx.post(f"{server.ui_url}/public", json=newcomer, timeout=30).status_code == 200
+    ui.locator("a.session-row[href='/sessions/LiveNewcomerSession00000001']").wait_for(timeout=WAIT_S * 1000)
+    assert ui.locator("a.session-row").count() == 2
     shoot(ui, "sessions")
 
     # ---- the replay, opened just before the first click: the page as it was, cart empty

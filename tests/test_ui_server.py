@@ -97,3 +97,12 @@ def test_the_wheel_carries_the_built_ui(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"hl_local/static/index.html", "hl_local/static/app.js", "hl_local/static/app.css"} <= names
     assert not any(name.startswith(("web/", "tests/")) for name in names)
+
+
+def test_building_without_npm_says_what_to_install() -> None:
+    code = "import hatch_build\ntry:\n    hatch_build.build_ui()\nexcept RuntimeError as e:\n    print(e)\n"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env={"PATH": ""}, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "install Node 18+" in done.stdout and "published wheel" in done.stdout

@@ -247,3 +247,34 @@ def test_suggest_values(seeded: Server) -> None:
     assert get(seeded, "/api/suggest/values", signal="logs", key="no.such.key")["values"] == []
     get(seeded, "/api/suggest/values", 400, signal="logs", key="bad key!")
     get(seeded, "/api/suggest/values", 400, signal="logs")
+
+
+def exception_span(trace: str, at_ns: int, function: str) -> Json:
+    stack = (
+        f'Traceback (most recent call last):\n  File "/app/{function}.py", line 7, in {function}\n'
+        "    boom()\nKeyError: 'late'"
+    )
+    event = {
+        "name": "exception",
+        "timeUnixNano": str(at_ns),
+        "attributes": [
+            {"key": "exception.type", "value": {"stringValue": "KeyError"}},
+            {"key": "exception.message", "value": {"stringValue": "'late'"}},
+            {"key": "exception.stacktrace", "value": {"stringValue": stack}},
+        ],
+    }
+    span = {"traceId": trace * 16, "spanId": trace * 8, "name": "work", "startTimeUnixNano": str(at_ns),
+            "endTimeUnixNano": str(at_ns + 1000), "events": [event]}  # fmt: skip
+    return {"resourceSpans": [{"resource": {}, "scopeSpans": [{"spans": [span]}]}]}
+
+
+def test_a_late_older_occurrence_leaves_the_group_showing_the_newest_stack(server: Server) -> None:
+    t = 1_795_000_000_000_000_000
+    for body in (exception_span("a1", t + 10**9, "newest"), exception_span("b2", t, "older")):
+        reply = httpx.post(f"{server.otlp_http_url}/v1/traces", json=body, timeout=10)
+        assert reply.status_code == 200, reply.text
+    [group] = groups(server, query="type=KeyError")
+    assert group["occurrences"] == 2
+    detail = get(server, f"/api/error-groups/{group['group_id']}")
+    assert "newest.py" in detail["stack"] and "older.py" not in detail["stack"]
+    assert [o["time_ns"] for o in detail["occurrences_latest"]] == [t + 10**9, t]

@@ -80,8 +80,9 @@ INSERT_CHUNKS = (
 # Errors are written by the writer itself, after grouping (store/grouping.py).
 INSERT_ERRORS = "INSERT OR IGNORE INTO errors BY NAME SELECT * FROM {rows} RETURNING error_id"
 
-# A new occurrence updates counts and times, takes the newest stack, and reopens a resolved
-# group (an ignored one stays ignored).
+# A new occurrence updates counts and times, reopens a resolved group (an ignored one stays
+# ignored), and brings its stack only if it is the newest: a late retry of an older error must
+# not replace the stack the group shows.
 UPSERT_ERROR_GROUPS = """
 INSERT INTO error_groups BY NAME SELECT * FROM {rows}
 ON CONFLICT (group_id) DO UPDATE SET
@@ -91,7 +92,9 @@ ON CONFLICT (group_id) DO UPDATE SET
     state = CASE WHEN error_groups.state = 'resolved' THEN 'open' ELSE error_groups.state END,
     state_changed_ns = CASE WHEN error_groups.state = 'resolved' THEN excluded.last_seen_ns
                             ELSE error_groups.state_changed_ns END,
-    stack = excluded.stack,
-    frames = excluded.frames,
+    stack = CASE WHEN excluded.last_seen_ns >= error_groups.last_seen_ns THEN excluded.stack
+                 ELSE error_groups.stack END,
+    frames = CASE WHEN excluded.last_seen_ns >= error_groups.last_seen_ns THEN excluded.frames
+                  ELSE error_groups.frames END,
     fingerprints = excluded.fingerprints
 """

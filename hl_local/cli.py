@@ -97,6 +97,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-open", action="store_true", default=_env_flag("no-open"),
                         help="do not open the UI in a browser")  # fmt: skip
+    parser.add_argument("--dev", action="store_true", default=_env_flag("dev"),
+                        help="UI development: reload open pages when the UI bundle changes "
+                             "(run `npm --prefix web run watch` beside it)")  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -125,6 +128,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         otlp_grpc_port=args.otlp_grpc_port,
         open_browser=not args.no_open,
         max_pending_rows=args.max_pending_rows,
+        dev=args.dev,
     )
 
 

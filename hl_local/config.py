@@ -23,6 +23,7 @@ class Settings(msgspec.Struct, kw_only=True):
     otlp_grpc_port: int = 4317
     open_browser: bool = True
     max_pending_rows: int = 500_000  # rows decoded but not yet committed; past this, ingest answers 503
+    dev: bool = False  # reload open UI pages when the bundle in hl_local/static changes
 
     @property
     def database(self) -> Path | None:

@@ -27,6 +27,7 @@ from hl_local.errors import PortInUse
 from hl_local.ingest.otlp_grpc import start_grpc_server
 from hl_local.store.db import Store
 from hl_local.store.writer import Writer
+from hl_local.ui import watch_bundle
 
 log = logging.getLogger("hl_local")
 
@@ -90,6 +91,7 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
     writer.start()
     grpc_server = None
     ready = False
+    stop_watching, watching = asyncio.Event(), None
     stop = _StopOnSignal()
     try:
         grpc_server, grpc_port = await start_grpc_server(writer, settings.host, settings.otlp_grpc_port)
@@ -98,6 +100,8 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
                                 timeout_graceful_shutdown=5, server_header=False)  # fmt: skip
         server = uvicorn.Server(config)
         app.state.server = server  # long-lived streams (/api/live) end when it starts shutting down
+        if settings.dev:
+            watching = asyncio.create_task(watch_bundle(app.state, stop_watching))
         stop.attach(server)
         # Everything allocated so far lives for the whole run: keep the cyclic GC off it.
         gc.collect()
@@ -117,6 +121,9 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
             on_ready(ui_url)
         await server.serve(sockets=sockets)
     finally:
+        if watching is not None:
+            stop_watching.set()
+            await watching
         if grpc_server is not None:
             await grpc_server.stop(grace=2)
         writer.close()

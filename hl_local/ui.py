@@ -7,11 +7,13 @@ restart; they are small, so they are held in memory and answered with an ETag.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import importlib.resources
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
@@ -104,6 +106,15 @@ async def asset(request: Request, name: str) -> Response[bytes]:
     if media_type.startswith("text/") or media_type == "application/javascript":
         media_type += "; charset=utf-8"
     return _answer(request, path, media_type)
+
+
+async def watch_bundle(state: Any, stop: asyncio.Event) -> None:
+    """`hl-local --dev`: count rebuilds of the bundle in `state.ui_version` (/api/live tells pages)."""
+    import watchfiles  # only in --dev
+
+    STATIC_DIR.mkdir(exist_ok=True)
+    async for _changes in watchfiles.awatch(STATIC_DIR, stop_event=stop, debounce=200):
+        state.ui_version = state.get("ui_version", 0) + 1
 
 
 ui_handlers = [index, asset]

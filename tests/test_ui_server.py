@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Server, trace_batch
+from tests.conftest import Server, start_server, trace_batch
 
 ROOT = Path(__file__).parent.parent
 CLIENT_ROUTES = ["/", "/sessions", "/sessions/a", "/errors", "/errors/7a", "/logs", "/traces", "/traces/0a"]
@@ -106,3 +106,19 @@ def test_building_without_npm_says_what_to_install() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "install Node 18+" in done.stdout and "published wheel" in done.stdout
+
+
+def test_dev_mode_tells_open_pages_to_reload_when_the_bundle_changes(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "dev.duckdb", "--dev")
+    style = ROOT / "hl_local" / "static" / "app.css"
+    with httpx.Client(timeout=10) as client, client.stream("GET", f"{server.ui_url}/api/live") as stream:
+        lines = stream.iter_lines()
+        assert next(lines) == "event: hello"
+        deadline = time.monotonic() + 10
+        style.write_bytes(style.read_bytes())  # what a rebuild does
+        for line in lines:
+            if line == "event: reload":
+                break
+            assert not line.startswith("event: "), line
+            assert time.monotonic() < deadline, "no reload event after the bundle changed"
+    assert server.stop() == 0

@@ -34,15 +34,21 @@ def _moved(before: dict[str, int], now: dict[str, int]) -> list[str]:
 
 @get("/api/live", include_in_schema=False)
 async def live(request: Request) -> ServerSentEvent:
-    """`event: change` with `{"topics": [...]}` whenever something new was stored."""
+    """`event: change` with `{"topics": [...]}` whenever something new was stored; with `--dev`,
+    `event: reload` when the UI bundle was rebuilt."""
     writer: Writer = request.app.state.writer
+    state = request.app.state
 
     async def changes() -> AsyncIterator[ServerSentEventMessage]:
         seen = dict(writer.commits_by_kind)
+        ui_version = state.get("ui_version", 0)
         quiet = 0.0
         yield ServerSentEventMessage(event="hello", data="{}", retry=2000)
         while not _stopping(request):
             await asyncio.sleep(TICK_S)
+            if state.get("ui_version", 0) != ui_version:
+                ui_version = state.get("ui_version", 0)
+                yield ServerSentEventMessage(event="reload", data="{}")
             now = dict(writer.commits_by_kind)
             topics = _moved(seen, now)
             seen = now

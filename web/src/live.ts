@@ -14,6 +14,7 @@ function connect(): void {
     const topics = (JSON.parse((event as MessageEvent).data).topics ?? []) as Topic[];
     for (const listener of listeners) listener(topics);
   });
+  source.addEventListener("reload", () => location.reload()); // `hl-local --dev` saw a new bundle
 }
 
 /** Calls `onChange` (at most every `minGapMs`) when one of `topics` received new data. */

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -96,6 +96,73 @@ def rows(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[di
         raise bad_request(f"the query cannot run: {str(exc).splitlines()[0]}") from None
     names = [d[0] for d in result.description]
     return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def newest_first(
+    cur: duckdb.DuckDBPyConnection,
+    table: str,
+    column: str,
+    fetch: Callable[[str, list[Any]], list[dict[str, Any]]],
+    want: int,
+    bounds: tuple[int | None, ...],
+) -> list[dict[str, Any]]:
+    """A newest-first page, looked for in the newest times first, in growing windows.
+
+    `fetch(condition, params)` runs the page's query with one more condition; `bounds` are the
+    request's lower bound on `column` first, then upper bounds (end, cursor). Telemetry is stored in
+    about the order it happened, so DuckDB's per-row-group min/max of `column` skips everything
+    older than a window: a page of rare matches reads the newest slice of the table, not all of
+    it. A window holding `want` rows holds the page, since every row outside it is older than every
+    row inside; otherwise a window 8x wider is tried, and the last one has no bound.
+    """
+    first, last = cur.execute(f"SELECT min({column}), max({column}) FROM {table}").fetchone() or (None, None)
+    start, *ends = bounds
+    lo = first if start is None or first is None else max(first, start)
+    hi = min([b for b in (last, *ends) if b is not None], default=None)
+    if lo is not None and hi is not None:
+        width = (hi - lo) // 64
+        while 0 < width < hi - lo:
+            found = fetch(f"{column} >= ?", [hi - width])
+            if len(found) >= want:
+                return found
+            width *= 8
+    return fetch("TRUE", [])
+
+
+# Up to this many trace ids are looked up with a constant IN list, which DuckDB pushes through the
+# trace_sessions aggregate into the span scans; more are joined to the whole view instead.
+_IN_LIST_MAX = 256
+
+
+def sessions_of_traces(cur: duckdb.DuckDBPyConnection, trace_ids: Iterable[str]) -> dict[str, str]:
+    """trace id → its session (views.sql `trace_sessions`), for these traces only.
+
+    Joining a page of rows to the view would resolve the session of every trace in the store first.
+    """
+    ids = sorted({trace_id for trace_id in trace_ids if trace_id})
+    if not ids:
+        return {}
+    if len(ids) <= _IN_LIST_MAX:
+        sql = (
+            f"SELECT trace_id, session_id FROM trace_sessions WHERE trace_id IN ({', '.join('?' * len(ids))})"
+        )
+        found = cur.execute(sql, ids).fetchall()
+    else:
+        found = cur.execute(
+            "SELECT t.trace_id, t.session_id FROM trace_sessions AS t "
+            "SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS trace_id) AS i ON i.trace_id = t.trace_id",
+            [ids],
+        ).fetchall()
+    return {trace_id: session_id for trace_id, session_id in found if session_id is not None}
+
+
+def link_sessions(cur: duckdb.DuckDBPyConnection, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Set each row's `linked_session_id` as the linked_* views do: its own session, else its trace's."""
+    found = sessions_of_traces(cur, (row["trace_id"] for row in items if row["session_id"] is None))
+    for row in items:
+        own = row["session_id"]
+        row["linked_session_id"] = own if own is not None else found.get(row["trace_id"])
+    return items
 
 
 def json_value(text: Any) -> Any:

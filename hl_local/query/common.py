@@ -106,26 +106,31 @@ def newest_first(
     want: int,
     bounds: tuple[int | None, ...],
 ) -> list[dict[str, Any]]:
-    """A newest-first page, looked for in the newest times first, in growing windows.
+    """A newest-first page, looked for among the newest rows first, in growing windows.
 
     `fetch(condition, params)` runs the page's query with one more condition; `bounds` are the
     request's lower bound on `column` first, then upper bounds (end, cursor). Telemetry is stored in
-    about the order it happened, so DuckDB's per-row-group min/max of `column` skips everything
-    older than a window: a page of rare matches reads the newest slice of the table, not all of
-    it. A window holding `want` rows holds the page, since every row outside it is older than every
-    row inside; otherwise a window 8x wider is tried, and the last one has no bound.
+    about the order it happened, so a window is "`column` at least that of the row stored n rows
+    before the last" (n = 1024 x `want`, then 8x more each time, the last window unbounded), and
+    DuckDB's per-row-group min/max of `column` skip everything older: the newest page of a rare
+    word reads the newest slice of the table, not all of it. Exact whatever the order: when a window
+    holds `want` rows it holds the page, since every row outside it is older than every row inside.
     """
-    first, last = cur.execute(f"SELECT min({column}), max({column}) FROM {table}").fetchone() or (None, None)
     start, *ends = bounds
-    lo = first if start is None or first is None else max(first, start)
-    hi = min([b for b in (last, *ends) if b is not None], default=None)
-    if lo is not None and hi is not None:
-        width = (hi - lo) // 64
-        while 0 < width < hi - lo:
-            found = fetch(f"{column} >= ?", [hi - width])
+    upper = min((b for b in ends if b is not None), default=None)
+    (count,) = cur.execute(f"SELECT count(*) FROM {table}").fetchone() or (0,)
+    back = 1024 * want
+    while back < count:
+        (cut,) = cur.execute(f"SELECT {column} FROM {table} WHERE rowid = ?", [count - back]).fetchone() or (
+            None,
+        )
+        if cut is None or (start is not None and cut <= start):
+            break
+        if upper is None or cut <= upper:  # else this window holds nothing the page may show
+            found = fetch(f"{column} >= ?", [cut])
             if len(found) >= want:
                 return found
-            width *= 8
+        back *= 8
     return fetch("TRUE", [])
 
 

@@ -73,12 +73,25 @@ async def list_logs(
 
     def read(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
         def fetch(window_sql: str, window_params: list[Any]) -> list[dict[str, Any]]:
+            # The page's row ids first, then their columns: sorting whole rows read every column of
+            # every row the filter scanned (a rare word's newest 100 lines: 105 ms → 65 ms at 1M).
+            # The id and time ranges are implied by the ids; they let row-group min/max skip the rest.
+            keys = rows(
+                cur,
+                f"SELECT rowid AS row_id, time_ns FROM logs WHERE ({where}) AND {span_sql} AND {after_sql} "
+                f"AND {window_sql} ORDER BY time_ns DESC, rowid DESC LIMIT ?",
+                [*params, *span_params, *after_params, *window_params, size + 1],
+            )
+            if not keys:
+                return []
+            ids = [key["row_id"] for key in keys]
+            times = [key["time_ns"] for key in keys]
             sql = (
                 f"SELECT row_id, {LOG_COLUMNS} FROM (SELECT rowid AS row_id, *, NULL::VARCHAR AS "
-                f"linked_session_id FROM logs WHERE ({where}) AND {span_sql} AND {after_sql} "
-                f"AND {window_sql} ORDER BY time_ns DESC, rowid DESC LIMIT ?)"
+                "linked_session_id FROM logs WHERE time_ns BETWEEN ? AND ? AND rowid BETWEEN ? AND ? "
+                f"AND rowid IN ({', '.join('?' * len(ids))})) ORDER BY time_ns DESC, row_id DESC"
             )
-            return rows(cur, sql, [*params, *span_params, *after_params, *window_params, size + 1])
+            return rows(cur, sql, [min(times), max(times), min(ids), max(ids), *ids])
 
         bounds = (start_ns, end_ns, after[0] if after else None)
         # The page first, then the sessions of its lines' traces (only for lines without their own).

@@ -306,6 +306,16 @@ def test_histogram_range_buckets_and_errors(seeded: Server) -> None:
     assert hist["buckets"][0]["counts"] == {"info": 1, "warn": 1, "error": 1, "debug": 1}
     empty = ok(seeded, "/api/logs/histogram", query="nosuchword")
     assert empty["buckets"] == [] and empty["bucket_ns"] is None
+    # a range given on both sides keeps its buckets when nothing matches
+    empty = ok(seeded, "/api/logs/histogram", query="nosuchword", start=str(T0 // MS), end=str(T0 // MS + 9),
+               buckets=10)  # fmt: skip
+    assert (empty["start_ns"], empty["bucket_ns"]) == (T0, -(-(9 * MS + 1) // 10))
+    assert [b["counts"] for b in empty["buckets"]] == [{}] * 10
+    # one side given: the other is the matches' own last time
+    logs = ok(seeded, "/api/logs", start=str(T0 // MS + 5), limit=1000)["items"]
+    half = ok(seeded, "/api/logs/histogram", start=str(T0 // MS + 5), buckets=7)
+    assert (half["start_ns"], half["end_ns"]) == (T0 + 5 * MS, max(item["time_ns"] for item in logs))
+    assert sum(sum(b["counts"].values()) for b in half["buckets"]) == len(logs)
     assert len(ok(seeded, "/api/logs/histogram", buckets=500)["buckets"]) == 500
     for buckets in (0, 501):
         assert api(seeded, "/api/logs/histogram", buckets=buckets).status_code == 400

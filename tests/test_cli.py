@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from hl_local import __version__
+from hl_local.store.schema import SCHEMA_VERSION
 from tests.conftest import (
     Server,
     clean_env,
@@ -191,9 +192,22 @@ def test_file_from_a_newer_hl_local(tmp_path: Path) -> None:
     line = one_error_line(run_hl_local(*free_ports("--db", str(db)), timeout_s=FAIL_WITHIN_S))
     assert str(db) in line
     assert "newer" in line
-    assert "999" in line and re.search(r"\b1\b", line), "names both schema versions"
+    assert "999" in line and re.search(rf"\b{SCHEMA_VERSION}\b", line), "names both schema versions"
     with duckdb.connect(str(db), read_only=True) as con:  # not migrated, not touched
         assert con.execute("SELECT key, value FROM hl_meta").fetchall() == [("schema_version", "999")]
+        assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchall() == [(1,)]
+
+
+def test_file_from_an_older_hl_local(tmp_path: Path) -> None:
+    # Schema 1 had no promoted attribute columns: read as it is, `http.method=GET` would find nothing.
+    db = tmp_path / "old.duckdb"
+    _meta_only_file(db, "1")
+    line = one_error_line(run_hl_local(*free_ports("--db", str(db)), timeout_s=FAIL_WITHIN_S))
+    assert str(db) in line
+    assert "older" in line
+    assert re.search(r"schema 1\b", line) and re.search(rf"\b{SCHEMA_VERSION}\b", line), line
+    with duckdb.connect(str(db), read_only=True) as con:  # not migrated, not touched
+        assert con.execute("SELECT key, value FROM hl_meta").fetchall() == [("schema_version", "1")]
         assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchall() == [(1,)]
 
 

@@ -6,6 +6,7 @@ DuckDB built from the real schema files and a few rows per signal, and assert wh
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,8 @@ from hl_local.query.search import (
     ValueGroup,
     parse_search,
 )
-from hl_local.store.schema import SCHEMA_FILES
+from hl_local.store.schema import PROMOTED_ATTRIBUTES, SCHEMA_FILES
+from hl_local.store.writes import WRITES
 
 SCHEMA_DIR = Path(__file__).parent.parent / "hl_local" / "store" / "schema"
 
@@ -366,12 +368,22 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
     connection = duckdb.connect(":memory:")
     for name in SCHEMA_FILES:
         connection.execute((SCHEMA_DIR / name).read_text())
+    promoted = ", ".join(PROMOTED_ATTRIBUTES.values())
     for table, rows in ROWS.items():
+        # Spans and logs go in through the writer's own statement, which fills the promoted columns.
+        through_writer = table in ("logs", "spans")
+        staged = f"staged_{table}" if through_writer else table
+        if through_writer:
+            connection.execute(
+                f"CREATE TEMP TABLE {staged} AS SELECT * EXCLUDE ({promoted}) FROM {table} LIMIT 0"
+            )
         for row in rows:
             values = {**DEFAULTS[table], **row}
             columns = ", ".join(values)
             marks = ", ".join("?" * len(values))
-            connection.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(values.values()))
+            connection.execute(f"INSERT INTO {staged} ({columns}) VALUES ({marks})", list(values.values()))
+        if through_writer:
+            connection.execute(WRITES[table][0].format(rows=staged))
     yield connection
     connection.close()
 
@@ -584,7 +596,7 @@ def test_compiled_sql_golden() -> None:
          '$."latency"', 1_000_000],
     )  # fmt: skip
     assert compile_search("error", "traces") == (
-        "coalesce((name ILIKE ? ESCAPE '\\' AND regexp_matches(name, ?, 'i')), false)",
+        "(coalesce(name ILIKE ?, false) AND coalesce(regexp_matches(name, ?, 'i'), false))",
         [
             "%error%",
             "(?:^|[\\x00-\\x2f\\x3a-\\x40\\x5b-\\x60\\x7b-\\x7f])error(?:$|[\\x00-\\x2f\\x3a-\\x40\\x5b-\\x60\\x7b-\\x7f])",
@@ -697,3 +709,59 @@ def test_every_reserved_key_is_valid_sql(con: duckdb.DuckDBPyConnection, signal:
             run(con, signal, query)
         if field.kind != "boolean":
             run(con, signal, f"{key}>1")
+
+
+# --- promoted attribute keys ----------------------------------------------------------------------
+
+# (attributes, resource_attributes): every kind of value a promoted key can hold, on the item, on its
+# resource, on both (the item's wins), twice in one object, and missing.
+PROMOTED_CASES = [
+    ('{"user.id":"u-1","http.status_code":500}', "{}"),
+    ('{"user.id":"","http.status_code":"500"}', '{"user.id":"u-res"}'),
+    ("{}", '{"user.id":"u-res","http.method":"GET"}'),
+    ('{"http.status_code":1.5,"user.id":true}', "{}"),
+    ('{"http.status_code":1e16,"user.id":["a","b"]}', "{}"),
+    ('{"http.status_code":2.0,"user.id":{"n":1}}', '{"http.status_code":404}'),
+    ('{"user.id":"first","user.id":"second"}', "{}"),
+    ('{"http.method":null}', '{"http.method":"POST"}'),
+    ("{}", "{}"),
+]
+PROMOTED_QUERIES = [
+    "{k}=u-1", "{k}=u-res", '{k}=""', "{k}=true", "{k}=500", "{k}=1.5", "{k}=GET", "{k}=first",
+    "{k}=second", "{k}!=u-1", "{k} EXISTS", "{k} NOT EXISTS", "{k}=*u*", "{k}>100", "{k}<=2",
+    '{k}="/^u-/"', "{k}=(GET OR POST)",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("signal", ["logs", "traces"])
+def test_promoted_keys_mean_what_their_json_lookup_means(
+    signal: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A promoted key reads its column; the same search over the JSON text finds the same rows."""
+    table, name = TABLES[signal]
+    con = duckdb.connect(":memory:")
+    for file in SCHEMA_FILES:
+        con.execute((SCHEMA_DIR / file).read_text())
+    promoted = ", ".join(PROMOTED_ATTRIBUTES.values())
+    con.execute(f"CREATE TEMP TABLE staged AS SELECT * EXCLUDE ({promoted}) FROM {table} LIMIT 0")
+    for i, (attributes, resource) in enumerate(PROMOTED_CASES):
+        values = {**DEFAULTS[table], name: f"R{i}", "attributes": attributes, "resource_attributes": resource}
+        if table == "spans":
+            values["name"] = "GET /"
+        columns, marks = ", ".join(values), ", ".join("?" * len(values))
+        con.execute(f"INSERT INTO staged ({columns}) VALUES ({marks})", list(values.values()))
+    con.execute(WRITES[table][0].format(rows="staged"))
+
+    def found(query: str) -> set[str]:
+        where, params = compile_search(query, signal)  # type: ignore[arg-type]
+        return {row[0] for row in con.execute(f"SELECT {name} FROM {table} WHERE {where}", params).fetchall()}
+
+    keys = ("user.id", "http.status_code", "http.method")
+    with_columns = {(key, q): found(q.format(k=key)) for key in keys for q in PROMOTED_QUERIES}
+    assert "attr_user_id" in compile_search("user.id=x", signal)[0]  # type: ignore[arg-type]
+    monkeypatch.setitem(SIGNALS, signal, dataclasses.replace(SIGNALS[signal], promoted={}))  # type: ignore[index]
+    assert "attr_user_id" not in compile_search("user.id=x", signal)[0]  # type: ignore[arg-type]
+    for (key, query), rows in with_columns.items():
+        assert rows == found(query.format(k=key)), (key, query)
+    assert with_columns[("user.id", "{k}=u-res")] == {"R2"}  # the resource's value, when the item has none
+    assert with_columns[("http.status_code", "{k}>100")] == {"R0", "R1", "R4"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -96,6 +96,78 @@ def rows(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[di
         raise bad_request(f"the query cannot run: {str(exc).splitlines()[0]}") from None
     names = [d[0] for d in result.description]
     return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def newest_first(
+    cur: duckdb.DuckDBPyConnection,
+    table: str,
+    column: str,
+    fetch: Callable[[str, list[Any]], list[dict[str, Any]]],
+    want: int,
+    bounds: tuple[int | None, ...],
+) -> list[dict[str, Any]]:
+    """A newest-first page, looked for among the newest rows first, in growing windows.
+
+    `fetch(condition, params)` runs the page's query with one more condition; `bounds` are the
+    request's lower bound on `column` first, then upper bounds (end, cursor). Telemetry is stored in
+    about the order it happened, so a window is "`column` at least that of the row stored n rows
+    before the last" (n = 1024 x `want`, then 8x more each time, the last window unbounded), and
+    DuckDB's per-row-group min/max of `column` skip everything older: the newest page of a rare
+    word reads the newest slice of the table, not all of it. Exact whatever the order: when a window
+    holds `want` rows it holds the page, since every row outside it is older than every row inside.
+    """
+    start, *ends = bounds
+    upper = min((b for b in ends if b is not None), default=None)
+    (count,) = cur.execute(f"SELECT count(*) FROM {table}").fetchone() or (0,)
+    back = 1024 * want
+    while back < count:
+        (cut,) = cur.execute(f"SELECT {column} FROM {table} WHERE rowid = ?", [count - back]).fetchone() or (
+            None,
+        )
+        if cut is None or (start is not None and cut <= start):
+            break
+        if upper is None or cut <= upper:  # else this window holds nothing the page may show
+            found = fetch(f"{column} >= ?", [cut])
+            if len(found) >= want:
+                return found
+        back *= 8
+    return fetch("TRUE", [])
+
+
+# Up to this many trace ids are looked up with a constant IN list, which DuckDB pushes through the
+# trace_sessions aggregate into the span scans; more are joined to the whole view instead.
+_IN_LIST_MAX = 256
+
+
+def sessions_of_traces(cur: duckdb.DuckDBPyConnection, trace_ids: Iterable[str]) -> dict[str, str]:
+    """trace id → its session (views.sql `trace_sessions`), for these traces only.
+
+    Joining a page of rows to the view would resolve the session of every trace in the store first.
+    """
+    ids = sorted({trace_id for trace_id in trace_ids if trace_id})
+    if not ids:
+        return {}
+    if len(ids) <= _IN_LIST_MAX:
+        sql = (
+            f"SELECT trace_id, session_id FROM trace_sessions WHERE trace_id IN ({', '.join('?' * len(ids))})"
+        )
+        found = cur.execute(sql, ids).fetchall()
+    else:
+        found = cur.execute(
+            "SELECT t.trace_id, t.session_id FROM trace_sessions AS t "
+            "SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS trace_id) AS i ON i.trace_id = t.trace_id",
+            [ids],
+        ).fetchall()
+    return {trace_id: session_id for trace_id, session_id in found if session_id is not None}
+
+
+def link_sessions(cur: duckdb.DuckDBPyConnection, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Set each row's `linked_session_id` as the linked_* views do: its own session, else its trace's."""
+    found = sessions_of_traces(cur, (row["trace_id"] for row in items if row["session_id"] is None))
+    for row in items:
+        own = row["session_id"]
+        row["linked_session_id"] = own if own is not None else found.get(row["trace_id"])
+    return items
 
 
 def json_value(text: Any) -> Any:

@@ -33,6 +33,7 @@ from hl_local.query.common import (
     limit_of,
     rows,
     search_sql,
+    sessions_of_traces,
     time_range,
 )
 from hl_local.store.db import Store
@@ -48,13 +49,10 @@ _GROUP_COLUMNS = (
     "g.group_id, g.title, g.type, g.source, g.service_name, g.first_seen_ns, g.last_seen_ns, g.occurrences, "
     "g.state, g.state_changed_ns"
 )
-_AFFECTED_SESSIONS = (
-    "(SELECT count(DISTINCT linked_session_id) FROM linked_errors AS e WHERE e.group_id = g.group_id)"
-)
 _OCCURRENCE_COLUMNS = (
     "error_id, group_id, time_ns, source, type, message, stack, frames, url, error_source, line_number, "
-    "column_number, service_name, service_version, environment, linked_session_id AS session_id, "
-    "request_id, trace_id, span_id, payload"
+    "column_number, service_name, service_version, environment, session_id, request_id, trace_id, span_id, "
+    "payload"
 )
 _LOG_COLUMNS = (
     "time_ns, level, severity_text, severity_number, body, service_name, source, trace_id, span_id, "
@@ -64,6 +62,41 @@ _LOG_COLUMNS = (
 
 class StateChange(msgspec.Struct, forbid_unknown_fields=True):
     state: State
+
+
+def _affected_sessions(cur: duckdb.DuckDBPyConnection, group_ids: list[str]) -> dict[str, int]:
+    """group id → how many sessions its errors belong to (`linked_errors`: own session, else the trace's).
+
+    Counted for the given groups only, with the sessions of traces looked up only for errors that have
+    no session of their own.
+    """
+    if not group_ids:
+        return {}
+    missing = cur.execute(
+        "SELECT DISTINCT trace_id FROM errors WHERE group_id IN (SELECT unnest(?::VARCHAR[])) "
+        "AND session_id IS NULL AND trace_id IS NOT NULL",
+        [group_ids],
+    ).fetchall()
+    linked = sessions_of_traces(cur, (row[0] for row in missing))
+    found = cur.execute(
+        "SELECT e.group_id, count(DISTINCT coalesce(e.session_id, m.session_id)) FROM errors AS e "
+        "LEFT JOIN (SELECT unnest(?::VARCHAR[]) AS trace_id, unnest(?::VARCHAR[]) AS session_id) AS m "
+        "ON e.session_id IS NULL AND m.trace_id = e.trace_id "
+        "WHERE e.group_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY e.group_id",
+        [list(linked), list(linked.values()), group_ids],
+    ).fetchall()
+    counts = dict.fromkeys(group_ids, 0)
+    counts.update({group_id: int(n) for group_id, n in found})
+    return counts
+
+
+def _link_occurrences(cur: duckdb.DuckDBPyConnection, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each occurrence's `session_id` as `linked_errors` gives it: its own, else its trace's."""
+    linked = sessions_of_traces(cur, (row["trace_id"] for row in items if row["session_id"] is None))
+    for row in items:
+        if row["session_id"] is None:
+            row["session_id"] = linked.get(row["trace_id"])
+    return items
 
 
 def _range_sql(start_ns: int | None, end_ns: int | None) -> tuple[str, list[Any]]:
@@ -117,7 +150,8 @@ async def list_groups(
         raise bad_request("cursor is not one this server gave out")
     where, where_params = search_sql(search, "errors")
     in_range, range_params = _range_sql(start_ns, end_ns)
-    matched = f"SELECT group_id, time_ns FROM linked_errors WHERE {in_range} AND ({where})"
+    # `errors`, not `linked_errors`: the errors search language reads the error's own columns only.
+    matched = f"SELECT group_id, time_ns FROM errors WHERE {in_range} AND ({where})"
     matched_params = [*range_params, *where_params]
     page_filters, page_params = [], []
     if group_state:
@@ -135,13 +169,16 @@ async def list_groups(
             f"WITH matched AS ({matched}), "
             "counts AS (SELECT group_id, count(*) AS range_occurrences, min(time_ns) AS first_ns, "
             "max(time_ns) AS last_ns FROM matched GROUP BY group_id) "
-            f"SELECT {_GROUP_COLUMNS}, {_AFFECTED_SESSIONS} AS affected_sessions, c.range_occurrences "
+            f"SELECT {_GROUP_COLUMNS}, NULL AS affected_sessions, c.range_occurrences "
             f"FROM error_groups AS g JOIN counts AS c ON c.group_id = g.group_id WHERE {page_where} "
             "ORDER BY g.last_seen_ns DESC, g.group_id DESC LIMIT ?",
             [*matched_params, *page_params, size + 1],
         )
         more = len(groups) > size
         groups = groups[:size]
+        affected = _affected_sessions(cur, [g["group_id"] for g in groups])  # of the page only
+        for g in groups:
+            g["affected_sessions"] = affected[g["group_id"]]
         # The sparkline's range: as asked, else the matching errors' own (of every group, not the page,
         # so that all pages share their buckets).
         lo, hi = start_ns, end_ns
@@ -191,19 +228,21 @@ async def one_group(
     def read(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         groups = rows(
             cur,
-            f"SELECT {_GROUP_COLUMNS}, g.stack, g.frames, {_AFFECTED_SESSIONS} AS affected_sessions "
+            f"SELECT {_GROUP_COLUMNS}, g.stack, g.frames, NULL AS affected_sessions "
             "FROM error_groups AS g WHERE g.group_id = ?",
             [group_id],
         )
         if not groups:
             raise NotFoundException(f"no error group {group_id!r}")
+        groups[0]["affected_sessions"] = _affected_sessions(cur, [group_id])[group_id]
         page_where, params = ("AND (time_ns, error_id) < (?, ?)", list(after)) if after else ("", [])
         page = rows(
             cur,
-            f"SELECT {_OCCURRENCE_COLUMNS} FROM linked_errors WHERE group_id = ? {page_where} "
+            f"SELECT {_OCCURRENCE_COLUMNS} FROM errors WHERE group_id = ? {page_where} "
             "ORDER BY time_ns DESC, error_id DESC LIMIT ?",
             [group_id, *params, size + 1],
         )
+        page = _link_occurrences(cur, page)
         more = len(page) > size
         page = page[:size]
         next_cursor = encode_cursor((page[-1]["time_ns"], page[-1]["error_id"])) if more else None
@@ -249,9 +288,10 @@ async def one_error(request: Request, error_id: str) -> dict[str, Any]:
         found = rows(
             cur,
             f"SELECT {_OCCURRENCE_COLUMNS}, (SELECT title FROM error_groups AS g "
-            "WHERE g.group_id = e.group_id) AS group_title FROM linked_errors AS e WHERE error_id = ?",
+            "WHERE g.group_id = e.group_id) AS group_title FROM errors AS e WHERE error_id = ?",
             [error_id],
         )
+        found = _link_occurrences(cur, found)
         if not found:
             raise NotFoundException(f"no error {error_id!r}")
         error = _occurrence(found[0])

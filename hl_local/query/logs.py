@@ -19,6 +19,8 @@ from hl_local.query.common import (
     bad_request,
     cursor_key,
     limit_of,
+    link_sessions,
+    newest_first,
     page,
     rows,
     search_sql,
@@ -67,14 +69,35 @@ async def list_logs(
     after = cursor_key(cursor, int, int)
     span_sql, span_params = time_where("time_ns", start_ns, end_ns)
     after_sql, after_params = after_key(("time_ns", "rowid"), after)
-    inner = (
-        f"SELECT rowid AS row_id, * FROM logs WHERE ({where}) AND {span_sql} AND {after_sql} "
-        "ORDER BY time_ns DESC, rowid DESC LIMIT ?"
-    )
-    sql = f"SELECT row_id, {LOG_COLUMNS} FROM ({_linked(inner)}) ORDER BY time_ns DESC, row_id DESC"
-    all_params = [*params, *span_params, *after_params, size + 1]
     store: Store = request.app.state.store
-    found = await store.read(lambda cur: rows(cur, sql, all_params))
+
+    def read(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+        def fetch(window_sql: str, window_params: list[Any]) -> list[dict[str, Any]]:
+            # The page's row ids first, then their columns: sorting whole rows read every column of
+            # every row the filter scanned (a rare word's newest 100 lines: 105 ms → 65 ms at 1M).
+            # The id and time ranges are implied by the ids; they let row-group min/max skip the rest.
+            keys = rows(
+                cur,
+                f"SELECT rowid AS row_id, time_ns FROM logs WHERE ({where}) AND {span_sql} AND {after_sql} "
+                f"AND {window_sql} ORDER BY time_ns DESC, rowid DESC LIMIT ?",
+                [*params, *span_params, *after_params, *window_params, size + 1],
+            )
+            if not keys:
+                return []
+            ids = [key["row_id"] for key in keys]
+            times = [key["time_ns"] for key in keys]
+            sql = (
+                f"SELECT row_id, {LOG_COLUMNS} FROM (SELECT rowid AS row_id, *, NULL::VARCHAR AS "
+                "linked_session_id FROM logs WHERE time_ns BETWEEN ? AND ? AND rowid BETWEEN ? AND ? "
+                f"AND rowid IN ({', '.join('?' * len(ids))})) ORDER BY time_ns DESC, row_id DESC"
+            )
+            return rows(cur, sql, [min(times), max(times), min(ids), max(ids), *ids])
+
+        bounds = (start_ns, end_ns, after[0] if after else None)
+        # The page first, then the sessions of its lines' traces (only for lines without their own).
+        return link_sessions(cur, newest_first(cur, "logs", "time_ns", fetch, size + 1, bounds))
+
+    found = await store.read(read)
     result = page(found, size, lambda row: (row["time_ns"], row["row_id"]))
     result["items"] = [log_item(row) for row in result["items"]]
     return result
@@ -96,38 +119,61 @@ async def logs_histogram(
     store: Store = request.app.state.store
 
     def read(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-        lo, hi = start_ns, end_ns
-        if lo is None or hi is None:
-            span_sql, span_params = time_where("time_ns", lo, hi)
-            found = rows(
-                cur,
-                f"SELECT min(time_ns) AS lo, max(time_ns) AS hi FROM logs WHERE ({where}) AND {span_sql}",
-                [*params, *span_params],
-            )[0]
-            if found["lo"] is None:
-                return {"start_ns": lo, "end_ns": hi, "bucket_ns": None, "buckets": []}
-            lo = found["lo"] if lo is None else lo
-            hi = found["hi"] if hi is None else hi
-        width = max(1, -(-(hi - lo + 1) // buckets))  # ceil: the last bucket ends at or after `hi`
-        counted = rows(
-            cur,
-            f"SELECT (time_ns - ?) // ? AS bucket, level, count(*) AS n FROM logs "
-            f"WHERE ({where}) AND time_ns >= ? AND time_ns <= ? GROUP BY ALL",
-            [lo, width, *params, lo, hi],
-        )
+        sql, sql_params = _histogram_sql(where, params, start_ns, end_ns, buckets)
+        counted = rows(cur, sql, sql_params)
+        if not counted:
+            return {"start_ns": start_ns, "end_ns": end_ns, "bucket_ns": None, "buckets": []}
+        lo, hi, width = counted[0]["lo"], counted[0]["hi"], counted[0]["width"]
         out = [{"start_ns": lo + i * width, "counts": {}} for i in range(buckets)]
         for row in counted:
-            out[int(row["bucket"])]["counts"][row["level"]] = int(row["n"])
+            if row["level"] is not None:
+                out[int(row["bucket"])]["counts"][row["level"]] = int(row["n"])
         return {"start_ns": lo, "end_ns": hi, "bucket_ns": width, "buckets": out}
 
     return await store.read(read)
 
 
-def logs_of_trace(cur: duckdb.DuckDBPyConnection, trace_id: str) -> list[dict[str, Any]]:
-    """Every log line of a trace, oldest first (a timeline), with its linked session."""
-    inner = "SELECT rowid AS row_id, * FROM logs WHERE trace_id = ?"
-    sql = f"SELECT row_id, {LOG_COLUMNS} FROM ({_linked(inner)}) ORDER BY time_ns, row_id"
-    return [log_item(row) for row in rows(cur, sql, [trace_id.lower()])]
+def _histogram_sql(
+    where: str, params: list[Any], start_ns: int | None, end_ns: int | None, buckets: int
+) -> tuple[str, list[Any]]:
+    """One scan of the matching lines: counts per (bucket, level), each row with the range and width.
+
+    An open side of the range is the matches' own first or last time, so the matching lines are
+    kept (time and level only) and counted after their range is known, rather than searched twice.
+    No row means no matching line; a range given on both sides with no match gives one row of NULLs.
+    """
+    span_sql, span_params = time_where("time_ns", start_ns, end_ns)
+    # ceil((hi - lo + 1) / buckets): the last bucket ends at or after hi
+    width = f"greatest(1, (r.hi - r.lo + {buckets}) // {buckets})"
+    sql = f"""
+WITH matched AS MATERIALIZED (SELECT time_ns, level FROM logs WHERE ({where}) AND {span_sql}),
+r AS (SELECT coalesce(?::BIGINT, min(time_ns)) AS lo, coalesce(?::BIGINT, max(time_ns)) AS hi FROM matched)
+SELECT r.lo, r.hi, {width} AS width, (m.time_ns - r.lo) // {width} AS bucket, m.level, count(m.time_ns) AS n
+FROM r LEFT JOIN matched AS m ON TRUE
+WHERE r.lo IS NOT NULL
+GROUP BY ALL
+"""
+    return sql, [*params, *span_params, start_ns, end_ns]
+
+
+def session_of_trace(cur: duckdb.DuckDBPyConnection, trace_id: str) -> str | None:
+    """The session a trace belongs to (views.sql `trace_sessions`, filtered to the one trace)."""
+    found = cur.execute("SELECT session_id FROM trace_sessions WHERE trace_id = ?", [trace_id]).fetchall()
+    return found[0][0] if found else None
+
+
+def logs_of_trace(
+    cur: duckdb.DuckDBPyConnection, trace_id: str, session_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Every log line of a trace, oldest first (a timeline); `session_id` is the trace's session."""
+    trace_id = trace_id.lower()
+    if session_id is None:
+        session_id = session_of_trace(cur, trace_id)
+    sql = (
+        f"SELECT rowid AS row_id, {LOG_COLUMNS} FROM (SELECT rowid, *, coalesce(session_id, ?) AS "
+        "linked_session_id FROM logs WHERE trace_id = ?) ORDER BY time_ns, row_id"
+    )
+    return [log_item(row) for row in rows(cur, sql, [session_id, trace_id])]
 
 
 @get("/traces/{trace_id:str}/logs")

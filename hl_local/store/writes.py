@@ -8,6 +8,8 @@ one per session. Pushes never touch `sessions`: a statement per group there cost
 
 from __future__ import annotations
 
+from hl_local.store.schema import PROMOTED_ATTRIBUTES
+
 _CREATE_SESSIONS = (
     "INSERT OR IGNORE INTO sessions (session_id, started_ns, last_activity_ns) "
     "SELECT session_id, min({time}), max({time}) FROM {{rows}} GROUP BY session_id"
@@ -32,6 +34,24 @@ _LATEST_STATE = (
     "SELECT * FROM {rows} "  # one row per group: the latest change
     "QUALIFY row_number() OVER (PARTITION BY group_id ORDER BY state_changed_ns DESC) = 1"
 )
+
+
+def _with_promoted(rows: str) -> str:
+    """`rows` with the promoted attribute columns, computed as the search compiler's JSON lookup would.
+
+    One `json_extract_string` with a list of paths parses each JSON text once for all the keys.
+    """
+    paths = ", ".join(f"'$.\"{key}\"'" for key in PROMOTED_ATTRIBUTES)
+    columns = ", ".join(
+        f"coalesce(_own[{i}], _resource[{i}]) AS {column}"
+        for i, column in enumerate(PROMOTED_ATTRIBUTES.values(), start=1)
+    )
+    return (
+        f"SELECT * EXCLUDE (_own, _resource), {columns} FROM (SELECT *, "
+        f"json_extract_string(attributes, [{paths}]) AS _own, "
+        f"json_extract_string(resource_attributes, [{paths}]) AS _resource FROM {rows})"
+    )
+
 
 # kind → statements, in the order kinds are written within one transaction.
 WRITES: dict[str, tuple[str, ...]] = {
@@ -65,8 +85,8 @@ WRITES: dict[str, tuple[str, ...]] = {
         "UPDATE error_groups SET state = r.state, state_changed_ns = r.state_changed_ns "
         f"FROM ({_LATEST_STATE}) AS r WHERE error_groups.group_id = r.group_id",
     ),
-    "spans": ("INSERT OR IGNORE INTO spans BY NAME SELECT * FROM {rows}",),
-    "logs": ("INSERT INTO logs BY NAME SELECT * FROM {rows}",),
+    "spans": (f"INSERT OR IGNORE INTO spans BY NAME {_with_promoted('{rows}')}",),
+    "logs": (f"INSERT INTO logs BY NAME {_with_promoted('{rows}')}",),
     "metric_points": ("INSERT INTO metric_points BY NAME SELECT * FROM {rows}",),
     "session_events": ("INSERT INTO session_events BY NAME SELECT * FROM {rows}",),
     "network_requests": ("INSERT INTO network_requests BY NAME SELECT * FROM {rows}",),

@@ -25,3 +25,5 @@ CREATE TABLE errors (
     group_id VARCHAR NOT NULL
 );
 CREATE INDEX errors_by_group ON errors (group_id);
+-- The errors of one trace (the trace view), as logs_by_trace.
+CREATE INDEX errors_by_trace ON errors (trace_id);

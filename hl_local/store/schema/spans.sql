@@ -28,6 +28,20 @@ CREATE TABLE spans (
     events VARCHAR NOT NULL,               -- JSON array of {time_ns, name, attributes}
     links VARCHAR NOT NULL,                -- JSON array of {trace_id, span_id, trace_state, attributes}
     received_ns BIGINT NOT NULL,
+    -- Promoted attributes (schema.PROMOTED_ATTRIBUTES): the attribute, else the resource's, as text;
+    -- filled by the writer's INSERT from the JSON columns above.
+    attr_http_method VARCHAR,
+    attr_http_request_method VARCHAR,
+    attr_http_route VARCHAR,
+    attr_http_target VARCHAR,
+    attr_http_status_code VARCHAR,
+    attr_http_response_status_code VARCHAR,
+    attr_url_path VARCHAR,
+    attr_user_id VARCHAR,
+    attr_enduser_id VARCHAR,
+    attr_db_system VARCHAR,
+    attr_rpc_method VARCHAR,
+    attr_exception_type VARCHAR,
     -- A resent batch must not duplicate spans: inserts use INSERT OR IGNORE against this key.
     PRIMARY KEY (trace_id, span_id)
 );

@@ -96,5 +96,6 @@ FROM spans AS s LEFT JOIN trace_sessions AS t ON t.trace_id = s.trace_id;
 
 -- Spans as a trace list shows them: highlight.log / highlight.go.log are wrappers the SDKs open
 -- around a log line (their log lines and errors are kept), not operations anyone traced.
+-- (Without linked_session_id: a list resolves the sessions of its page's traces only.)
 CREATE VIEW listed_spans AS
-SELECT * FROM linked_spans WHERE name NOT IN ('highlight.log', 'highlight.go.log');
+SELECT * FROM spans WHERE name NOT IN ('highlight.log', 'highlight.go.log');

@@ -4,6 +4,7 @@ Run by hand (never in the test suite):
 
     .venv/bin/python bench/query.py                                   # 1M spans + 1M logs, temp store
     .venv/bin/python bench/query.py --rows 10000000 --db /tmp/q10m.duckdb   # the issue's size, kept
+    .venv/bin/python bench/query.py --db /tmp/q1m.duckdb --replicate 10 --runs 10   # ARCHITECTURE's 10M
 
 The store is built through the real writer: hl-local is started on free ports with `--db`, and
 sender processes POST distinct 512-item OTLP/HTTP protobuf batches over several keep-alive
@@ -21,6 +22,22 @@ Reported per shape: p50 and p95 in ms, the issue's p50 target (stated for 10M ro
 whether it is met, and p95 under ingest ÷ p95 idle (target ≤ 2). `GET /health` is timed the same
 way as the HTTP floor of this machine (a DuckDB-only baseline is not possible: the server holds
 the file).
+
+`--replicate N` (N ≤ 16): measure a store N times the size instead. Building through HTTP ran at
+600-2,000 spans/s on this 2-core shared machine (10M: 4+ hours), so only the `--rows` store is
+built through the real writer as above (kept at `--db`, else in the temp dir); it is then copied N
+times in SQL into `<db stem>-x<N>.duckdb` next to it, with the server stopped (DuckDB lets one
+process hold the file). Copy k: every trace id's first hex digit becomes k (batch trace ids begin
+with 0, so copies never collide), times move k times the base store's time span, error ids get `-k`.
+Spans and logs go through the writer's own INSERT statements (hl_local/store/writes.py), so the
+promoted `attr_*` columns are computed as the writer computes them; errors (same id and time
+changes) by plain INSERT, their groups then recounted from them as the writer's grouping would
+count them. Sessions, replay chunks, network requests and the other session tables are copied
+once. What is therefore *not* real-writer-built: the copies' ids and times (the data repeats N
+times) and the physical layout of the file (N big appends instead of many group commits). The
+copy's layout is recorded in its `hl_meta` (`bench_replica`), and the "one trace by id" shape
+draws a copy and a base batch from it. A complete copy is reused as is, like `--db`; each run's
+ingest phase appends to it.
 """
 
 from __future__ import annotations
@@ -39,6 +56,11 @@ import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import duckdb
+
+from hl_local.store.schema import PROMOTED_ATTRIBUTES, ensure_schema
+from hl_local.store.writes import WRITES
 
 sys.path.insert(0, str(Path(__file__).parent))
 import ingest
@@ -103,9 +125,12 @@ class Pool:
                         record.body.string_value += f" {RARE}"
         return request.SerializeToString()
 
-    def known_trace_id(self, rng: random.Random, batches: int) -> str:
+    def known_trace_id(self, rng: random.Random, batches: int, copies: int = 1) -> str:
         n = rng.randrange(batches)
-        return (n.to_bytes(8, "big") + rng.choice(self.trace_ids[n % POOL])[8:]).hex()
+        trace_id = (n.to_bytes(8, "big") + rng.choice(self.trace_ids[n % POOL])[8:]).hex()
+        if copies > 1:  # a replicated store: copy k's ids begin with hex digit k (see replicate)
+            trace_id = f"{rng.randrange(copies):x}" + trace_id[1:]
+        return trace_id
 
 
 def _post(conn: http.client.HTTPConnection, path: str, body: bytes, kind: str) -> int:
@@ -217,6 +242,111 @@ def seed_sessions(ui: str) -> None:
     )
 
 
+REPLICATED = ("spans", "logs", "errors", "error_groups", "hl_meta")  # every other table is copied once
+REPLICA_KEY = "bench_replica"  # hl_meta key: "<copies> <base spans>", written last, so a complete copy
+
+
+def replica_path(db: Path, copies: int) -> Path:
+    return db.with_name(f"{db.stem}-x{copies}{db.suffix}")
+
+
+def replica_layout(replica: Path) -> tuple[int, int] | None:
+    """(copies, base spans) of a complete replicated store, else None."""
+    if not replica.exists():
+        return None
+    con = duckdb.connect(str(replica), read_only=True)
+    try:
+        row = con.execute("SELECT value FROM hl_meta WHERE key = ?", [REPLICA_KEY]).fetchone()
+    finally:
+        con.close()
+    if row is None:
+        return None
+    copies, spans = map(int, row[0].split())
+    return copies, spans
+
+
+def _new_trace_id(column: str, k: int) -> str:
+    """SQL: `column` with its first hex digit replaced by k (empty and NULL kept: no trace)."""
+    kept = f"{column} IS NULL OR {column} = ''"
+    return f"CASE WHEN {kept} THEN {column} ELSE '{k:x}' || substr({column}, 2) END"
+
+
+def _copy_sql(con: duckdb.DuckDBPyConnection, table: str, k: int, shift: int) -> str:
+    """SQL rows of base.`table` as copy k: new trace ids, every *_ns time column but durations shifted.
+
+    The promoted columns are left out: the writer's INSERT computes them again.
+    """
+    columns = [r[0] for r in con.execute(f"DESCRIBE base.{table}").fetchall()]
+    times = [c for c in columns if c.endswith("_ns") and c != "duration_ns"]
+    replace = [f"{_new_trace_id('trace_id', k)} AS trace_id"] + [f"{c} + {shift} AS {c}" for c in times]
+    if table == "errors":  # its key
+        replace.append(f"error_id || '{f'-{k}' if k else ''}' AS error_id")
+    promoted = [c for c in PROMOTED_ATTRIBUTES.values() if c in columns]
+    exclude = f"EXCLUDE ({', '.join(promoted)}) " if promoted else ""
+    return f"(SELECT * {exclude}REPLACE ({', '.join(replace)}) FROM base.{table} ORDER BY rowid)"
+
+
+def replicate(base: Path, replica: Path, copies: int) -> None:
+    """Write `copies` copies of the base store into a new `replica` file (see the module docstring)."""
+    for stale in (replica, replica.with_name(replica.name + ".wal")):  # an interrupted copy
+        stale.unlink(missing_ok=True)
+    started = time.perf_counter()
+    con = duckdb.connect(str(replica), config={"memory_limit": "8GB"})  # the machine is shared
+    ensure_schema(con, str(replica))
+    con.execute(f"ATTACH '{base}' AS base (READ_ONLY)")
+    lo, hi = con.execute(
+        "SELECT min(lo), max(hi) FROM (SELECT min(start_ns) lo, max(end_ns) hi FROM base.spans "
+        "UNION ALL SELECT min(time_ns), max(time_ns) FROM base.logs)"
+    ).fetchone()
+    shift = hi - lo + SECOND_NS  # copy k starts after copy k-1 ends: times stay ordered by copy
+    once = con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'base'").fetchall()
+    for (table,) in once:
+        if table not in REPLICATED:
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM base.{table} ORDER BY rowid")
+    for k in range(copies):
+        con.execute("BEGIN")
+        for table in ("spans", "logs"):
+            con.execute(WRITES[table][0].format(rows=_copy_sql(con, table, k, k * shift)))
+        con.execute(f"INSERT INTO errors BY NAME SELECT * FROM {_copy_sql(con, 'errors', k, k * shift)}")
+        con.execute("COMMIT")
+        print(f"  copy {k}: {time.perf_counter() - started:.1f} s", flush=True)
+    _finish_replica(con, copies)
+    con.close()
+
+
+def _finish_replica(con: duckdb.DuckDBPyConnection, copies: int) -> None:
+    """Recount the error groups from the copied errors; mark the copy complete with its layout."""
+    con.execute(
+        "INSERT INTO error_groups BY NAME SELECT g.* REPLACE (c.n AS occurrences, c.lo AS first_seen_ns, "
+        "c.hi AS last_seen_ns) FROM base.error_groups g JOIN (SELECT group_id, count(*) n, min(time_ns) lo, "
+        "max(time_ns) hi FROM errors GROUP BY group_id) c USING (group_id)"
+    )
+    base_spans = con.execute("SELECT count(*) FROM base.spans").fetchone()[0]
+    con.execute("INSERT INTO hl_meta VALUES (?, ?)", [REPLICA_KEY, f"{copies} {base_spans}"])
+    con.execute("DETACH base")
+    con.execute("CHECKPOINT")
+
+
+def replicated_store(args: argparse.Namespace) -> tuple[Path, int, int]:
+    """The N-times store: (path, copies, base trace batches); built from an HTTP-built base if missing."""
+    replica = replica_path(args.db, args.replicate)
+    if (layout := replica_layout(replica)) is None:
+        process, ui, otlp, _ = ingest.start_server(args.db)
+        try:
+            build(ui, otlp, args.rows, args.senders, args.connections)
+        finally:
+            process.terminate()
+            process.wait(timeout=120)
+        print(f"replicating {args.db} {args.replicate} times into {replica} ...", flush=True)
+        replicate(args.db, replica, args.replicate)
+        layout = replica_layout(replica)
+        assert layout is not None
+    else:
+        print(f"reusing {replica} ({layout[0]} copies of {layout[1]:,} spans)", flush=True)
+    copies, base_spans = layout
+    return replica, copies, base_spans // BATCH
+
+
 def _paced_sender(otlp: str, first: int, rate: float, stop: Any, results: Any) -> None:
     """Send trace batches from batch `first` on at `rate` spans/s until `stop` is set."""
     pool = Pool()
@@ -266,7 +396,8 @@ class Client:
         return elapsed, json.loads(data)
 
 
-def shapes(pool: Pool, trace_batches: int) -> list[tuple[str, float | None, Callable[[random.Random], str]]]:
+def shapes(pool: Pool, trace_batches: int, copies: int = 1
+           ) -> list[tuple[str, float | None, Callable[[random.Random], str]]]:  # fmt: skip
     """(name, p50 target in ms or None, path for a run)."""
     q = urllib.parse.quote
     return [
@@ -278,7 +409,7 @@ def shapes(pool: Pool, trace_batches: int) -> list[tuple[str, float | None, Call
             200,
             lambda r: f"/api/logs/histogram?buckets=1&query={q('user.id=user-42')}",
         ),
-        ("one trace by id", 10, lambda r: f"/api/traces/{pool.known_trace_id(r, trace_batches)}"),
+        ("one trace by id", 10, lambda r: f"/api/traces/{pool.known_trace_id(r, trace_batches, copies)}"),
         (
             "spans http.method=GET, limit 100",
             None,
@@ -326,18 +457,25 @@ def main() -> None:
     parser.add_argument("--ingest-rate", type=float, default=10_000, help="spans/s during the loaded phase")
     parser.add_argument("--senders", type=int, default=2, help="build sender processes")
     parser.add_argument("--connections", type=int, default=3, help="connections per build sender")
+    parser.add_argument(
+        "--replicate", type=int, default=1, choices=range(1, 17), metavar="N",
+        help="measure the --rows store copied N times in SQL (kept as <db stem>-xN next to --db)",
+    )  # fmt: skip
     args = parser.parse_args()
     tmp = None
     if args.db is None:
         tmp = tempfile.TemporaryDirectory()
         args.db = Path(tmp.name) / "query.duckdb"
-    process, ui, otlp, _ = ingest.start_server(args.db)
+    store, copies, base_batches = args.db, 1, 0
+    if args.replicate > 1:
+        store, copies, base_batches = replicated_store(args)
+    process, ui, otlp, _ = ingest.start_server(store)
     try:
-        build(ui, otlp, args.rows, args.senders, args.connections)
+        build(ui, otlp, args.rows, args.senders, args.connections)  # a no-op on a replicated store
         counts = ingest.stats(ui)
-        print(f"store: {json.dumps(counts)}; file {args.db.stat().st_size / 2**20:,.0f} MiB", flush=True)
+        print(f"store: {json.dumps(counts)}; file {store.stat().st_size / 2**20:,.0f} MiB", flush=True)
         pool = Pool()
-        todo = shapes(pool, counts["spans"] // BATCH)
+        todo = shapes(pool, base_batches or counts["spans"] // BATCH, copies)
         client = Client(ui)
         rng = random.Random(1)
         print("idle ...", flush=True)
@@ -368,6 +506,8 @@ def main() -> None:
         f"{counts['error_groups']:,} error groups; {args.runs} runs per shape after 1 warm-up; "
         f"ingest phase achieved {achieved:,.0f} spans/s (asked {args.ingest_rate:,.0f})"
     )
+    if copies > 1:
+        print(f"({copies} SQL copies of a {base_batches * BATCH:,}-span store built through HTTP)")
     header = (
         f"{'shape':<46} {'p50':>8} {'p95':>8} {'target':>8} {'met':>5} "
         f"{'p50 ld':>8} {'p95 ld':>8} {'ratio':>6} {'<=2x':>4}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -217,6 +218,50 @@ def after_key(columns: tuple[str, ...], key: tuple[Any, ...] | None) -> tuple[st
         return f"{column} < ?", [key[0]]
     inner_sql, inner_params = after_key(tuple(rest), key[1:])
     return f"({column} < ? OR ({column} = ? AND {inner_sql}))", [key[0], key[0], *inner_params]
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One newest-first list request as SQL pieces: the search, the time range on the sort key's
+    first column, the page size, and the rows after the cursor's key."""
+
+    where: str
+    params: list[Any]
+    start_ns: int | None
+    end_ns: int | None
+    size: int
+    after: tuple[Any, ...] | None
+    range_sql: str
+    range_params: list[Any]
+    after_sql: str
+    after_params: list[Any]
+
+    @property
+    def bounds(self) -> tuple[int | None, ...]:
+        """`newest_first`'s bounds: the range's start, then its end and the cursor's time."""
+        return (self.start_ns, self.end_ns, self.after[0] if self.after else None)
+
+
+def listing(
+    signal: str,
+    query: str | None,
+    start: str | None,
+    end: str | None,
+    limit: int | None,
+    cursor: str | None,
+    key: tuple[tuple[str, type], ...],
+) -> Listing:
+    """Parse a list request whose rows sort by `key` ((column, type) pairs, time first), newest first."""
+    where, params = search_sql(query, signal)
+    start_ns, end_ns = time_range(start, end)
+    columns, types = zip(*key, strict=True)
+    after = cursor_key(cursor, *types)
+    range_sql, range_params = time_where(columns[0], start_ns, end_ns)
+    after_sql, after_params = after_key(columns, after)
+    size = limit_of(limit)
+    return Listing(
+        where, params, start_ns, end_ns, size, after, range_sql, range_params, after_sql, after_params
+    )
 
 
 def page(

@@ -15,11 +15,9 @@ from litestar import Request, Router, get
 
 from hl_local.query.common import (
     Query,
-    after_key,
     bad_request,
-    cursor_key,
-    limit_of,
     link_sessions,
+    listing,
     newest_first,
     page,
     rows,
@@ -63,12 +61,7 @@ async def list_logs(
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """Log lines matching `query` in [start, end], newest first."""
-    where, params = search_sql(search, "logs")
-    start_ns, end_ns = time_range(start, end)
-    size = limit_of(limit)
-    after = cursor_key(cursor, int, int)
-    span_sql, span_params = time_where("time_ns", start_ns, end_ns)
-    after_sql, after_params = after_key(("time_ns", "rowid"), after)
+    q = listing("logs", search, start, end, limit, cursor, (("time_ns", int), ("rowid", int)))
     store: Store = request.app.state.store
 
     def read(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
@@ -78,9 +71,9 @@ async def list_logs(
             # The id and time ranges are implied by the ids; they let row-group min/max skip the rest.
             keys = rows(
                 cur,
-                f"SELECT rowid AS row_id, time_ns FROM logs WHERE ({where}) AND {span_sql} AND {after_sql} "
-                f"AND {window_sql} ORDER BY time_ns DESC, rowid DESC LIMIT ?",
-                [*params, *span_params, *after_params, *window_params, size + 1],
+                f"SELECT rowid AS row_id, time_ns FROM logs WHERE ({q.where}) AND {q.range_sql} "
+                f"AND {q.after_sql} AND {window_sql} ORDER BY time_ns DESC, rowid DESC LIMIT ?",
+                [*q.params, *q.range_params, *q.after_params, *window_params, q.size + 1],
             )
             if not keys:
                 return []
@@ -93,12 +86,11 @@ async def list_logs(
             )
             return rows(cur, sql, [min(times), max(times), min(ids), max(ids), *ids])
 
-        bounds = (start_ns, end_ns, after[0] if after else None)
         # The page first, then the sessions of its lines' traces (only for lines without their own).
-        return link_sessions(cur, newest_first(cur, "logs", "time_ns", fetch, size + 1, bounds))
+        return link_sessions(cur, newest_first(cur, "logs", "time_ns", fetch, q.size + 1, q.bounds))
 
     found = await store.read(read)
-    result = page(found, size, lambda row: (row["time_ns"], row["row_id"]))
+    result = page(found, q.size, lambda row: (row["time_ns"], row["row_id"]))
     result["items"] = [log_item(row) for row in result["items"]]
     return result
 

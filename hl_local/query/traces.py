@@ -15,17 +15,12 @@ from litestar.exceptions import NotFoundException
 
 from hl_local.query.common import (
     Query,
-    after_key,
-    cursor_key,
-    limit_of,
     link_sessions,
+    listing,
     newest_first,
     page,
     rows,
-    search_sql,
     sessions_of_traces,
-    time_range,
-    time_where,
     with_json,
 )
 from hl_local.query.logs import logs_of_trace, session_of_trace
@@ -72,28 +67,23 @@ async def list_spans(
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """Spans matching `query` that started in [start, end], newest first."""
-    where, params = search_sql(search, "traces")
-    start_ns, end_ns = time_range(start, end)
-    size = limit_of(limit)
-    after = cursor_key(cursor, int, str, str)
-    span_sql, span_params = time_where("start_ns", start_ns, end_ns)
-    after_sql, after_params = after_key(("start_ns", "trace_id", "span_id"), after)
+    key = (("start_ns", int), ("trace_id", str), ("span_id", str))
+    q = listing("traces", search, start, end, limit, cursor, key)
     store: Store = request.app.state.store
 
     def read(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
         def fetch(window_sql: str, window_params: list[Any]) -> list[dict[str, Any]]:
             sql = (
                 f"SELECT {SPAN_COLUMNS} FROM (SELECT *, NULL::VARCHAR AS linked_session_id FROM listed_spans "
-                f"WHERE ({where}) AND {span_sql} AND {after_sql} AND {window_sql} "
+                f"WHERE ({q.where}) AND {q.range_sql} AND {q.after_sql} AND {window_sql} "
                 "ORDER BY start_ns DESC, trace_id DESC, span_id DESC LIMIT ?)"
             )
-            return rows(cur, sql, [*params, *span_params, *after_params, *window_params, size + 1])
+            return rows(cur, sql, [*q.params, *q.range_params, *q.after_params, *window_params, q.size + 1])
 
-        bounds = (start_ns, end_ns, after[0] if after else None)
-        return link_sessions(cur, newest_first(cur, "spans", "start_ns", fetch, size + 1, bounds))
+        return link_sessions(cur, newest_first(cur, "spans", "start_ns", fetch, q.size + 1, q.bounds))
 
     found = await store.read(read)
-    result = page(found, size, lambda row: (row["start_ns"], row["trace_id"], row["span_id"]))
+    result = page(found, q.size, lambda row: (row["start_ns"], row["trace_id"], row["span_id"]))
     result["items"] = [with_json(row, SPAN_JSON) for row in result["items"]]
     return result
 
@@ -108,23 +98,18 @@ async def list_traces(
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """Traces with a span matching `query` that started in [start, end], newest (trace start) first."""
-    where, params = search_sql(search, "traces")
-    start_ns, end_ns = time_range(start, end)
-    size = limit_of(limit)
-    after = cursor_key(cursor, int, str)
-    span_sql, span_params = time_where("start_ns", start_ns, end_ns)
-    after_sql, after_params = after_key(("start_ns", "trace_id"), after)
+    q = listing("traces", search, start, end, limit, cursor, (("start_ns", int), ("trace_id", str)))
     sql = f"""
-WITH matched AS (SELECT DISTINCT trace_id FROM listed_spans WHERE ({where}) AND {span_sql}),
+WITH matched AS (SELECT DISTINCT trace_id FROM listed_spans WHERE ({q.where}) AND {q.range_sql}),
 summary AS ({_TRACE_SUMMARY} WHERE s.trace_id IN (SELECT trace_id FROM matched) GROUP BY s.trace_id),
-paged AS (SELECT * FROM summary WHERE {after_sql} ORDER BY start_ns DESC, trace_id DESC LIMIT ?)
+paged AS (SELECT * FROM summary WHERE {q.after_sql} ORDER BY start_ns DESC, trace_id DESC LIMIT ?)
 SELECT p.trace_id, p.root_span_id, p.root_span_name, p.service_name, p.start_ns, p.duration_ns, p.span_count,
        p.has_error_spans OR EXISTS (SELECT 1 FROM errors AS e WHERE e.trace_id = p.trace_id) AS has_errors,
        NULL::VARCHAR AS session_id
 FROM paged AS p
 ORDER BY p.start_ns DESC, p.trace_id DESC
 """
-    all_params = [*params, *span_params, *after_params, size + 1]
+    all_params = [*q.params, *q.range_params, *q.after_params, q.size + 1]
     store: Store = request.app.state.store
 
     def read(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
@@ -136,7 +121,7 @@ ORDER BY p.start_ns DESC, p.trace_id DESC
             row["session_id"] = sessions.get(row["trace_id"])
         return found
 
-    return page(await store.read(read), size, lambda row: (row["start_ns"], row["trace_id"]))
+    return page(await store.read(read), q.size, lambda row: (row["start_ns"], row["trace_id"]))
 
 
 @get("/traces/{trace_id:str}")

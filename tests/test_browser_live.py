@@ -18,6 +18,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -168,11 +169,11 @@ class AppServer:
         return [r for r in list(self.requests) if r.method == method and r.path == path]
 
 
-@pytest.fixture
-def app_server(server: Server, sdk_bundle: Path) -> Iterator[AppServer]:
-    """The app, with the page's H.init pointed at this test's hl-local."""
+@contextmanager
+def serving(page: str, server: Server, sdk_bundle: Path) -> Iterator[AppServer]:
+    """The app serving tests/browser/`page`, its H.init pointed at `server`."""
     config = {"backendUrl": f"{server.ui_url}/public", "otlpEndpoint": server.otlp_http_url}
-    template = (BROWSER_DIR / "index.html").read_text()
+    template = (BROWSER_DIR / page).read_text()
     assert CONFIG_SLOT in template
     app = AppServer(template.replace(CONFIG_SLOT, json.dumps(config)).encode(), sdk_bundle.read_bytes())
     app.start()
@@ -180,6 +181,13 @@ def app_server(server: Server, sdk_bundle: Path) -> Iterator[AppServer]:
         yield app
     finally:
         app.stop()
+
+
+@pytest.fixture
+def app_server(server: Server, sdk_bundle: Path) -> Iterator[AppServer]:
+    """The app, with the page's H.init pointed at this test's hl-local."""
+    with serving("index.html", server, sdk_bundle) as app:
+        yield app
 
 
 @dataclass

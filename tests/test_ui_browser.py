@@ -22,8 +22,6 @@ from playwright.sync_api import ConsoleMessage, Page
 
 from tests.conftest import Server
 from tests.test_browser_live import (  # noqa: F401  (browser and sdk_bundle are fixtures)
-    BROWSER_DIR,
-    CONFIG_SLOT,
     WAIT_S,
     AppServer,
     Browser,
@@ -31,6 +29,7 @@ from tests.test_browser_live import (  # noqa: F401  (browser and sdk_bundle are
     browser,
     poll,
     sdk_bundle,
+    serving,
 )
 from tests.test_highlight_replay import push_body, sdk_payload
 
@@ -41,15 +40,8 @@ HOSTILE_CONSOLE = "<img src=x onerror=\"window.top.__pwned='console'\">"
 @pytest.fixture
 def app_server(server: Server, sdk_bundle: Path) -> Iterator[AppServer]:  # noqa: F811
     """The hostile shop, its H.init pointed at this test's hl-local (used by the `browser` fixture)."""
-    config = {"backendUrl": f"{server.ui_url}/public", "otlpEndpoint": server.otlp_http_url}
-    template = (BROWSER_DIR / "hostile.html").read_text()
-    assert CONFIG_SLOT in template
-    app = AppServer(template.replace(CONFIG_SLOT, json.dumps(config)).encode(), sdk_bundle.read_bytes())
-    app.start()
-    try:
+    with serving("hostile.html", server, sdk_bundle) as app:
         yield app
-    finally:
-        app.stop()
 
 
 def record_session(browser: Browser, app_server: AppServer) -> str:  # noqa: F811

@@ -5,15 +5,13 @@ import "./signals.css";
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, type Frame, getJson, patchJson } from "../api";
 import { Link } from "../components/Link";
-import { SearchBar } from "../components/SearchBar";
-import { TimeRange } from "../components/TimeRange";
+import { ListStatus, ListToolbar } from "../components/ListPage";
 import { VirtualList } from "../components/VirtualList";
 import { ago, asText, dateTime, timeOfDay } from "../format";
 import { useLive } from "../live";
 import { usePaged } from "../paging";
 import { carried, navigate, withParams } from "../router";
-import { Frames } from "./replay";
-import { type LogLine, LogRows, SessionLink, shortId, traceHref } from "./logs";
+import { Frames, type LogLine, LogRows, SessionLink, shortId, traceHref } from "../components/telemetry";
 import { useRange } from "../components/TimeRange";
 
 type State = "open" | "resolved" | "ignored";
@@ -105,13 +103,13 @@ export function ErrorsPage({ params }: { params: URLSearchParams }) {
   useLive(["errors"], list.refresh, 2000);
   return (
     <section class="page signals">
-      <div class="toolbar">
-        <SearchBar
-          signal="errors"
-          query={query}
-          error={list.error?.status === 400 ? list.error : null}
-          placeholder="Search errors: type=TypeError service_name=api checkout"
-        />
+      <ListToolbar
+        signal="errors"
+        params={params}
+        query={query}
+        list={list}
+        placeholder="Search errors: type=TypeError service_name=api checkout"
+      >
         <div class="segmented" role="group" aria-label="State">
           {STATES.map(([key, label]) => (
             <button
@@ -125,9 +123,7 @@ export function ErrorsPage({ params }: { params: URLSearchParams }) {
             </button>
           ))}
         </div>
-        <TimeRange params={params} />
-      </div>
-      {list.error && list.error.status !== 400 && <p class="error-note">{list.error.message}</p>}
+      </ListToolbar>
       <div class="list-head group-row" aria-hidden="true">
         <span>Error</span>
         <span title="occurrences in the time range, oldest to newest">Trend</span>
@@ -148,11 +144,9 @@ export function ErrorsPage({ params }: { params: URLSearchParams }) {
           row={(group) => <GroupLine group={group} />}
         />
       )}
-      <footer class="status">
-        {list.items.length} error group{list.items.length === 1 ? "" : "s"}
+      <ListStatus list={list} noun="error group">
         {state !== "all" ? ` · ${state}` : ""}
-        {list.done ? "" : list.loading ? " · loading…" : " · scroll for more"}
-      </footer>
+      </ListStatus>
     </section>
   );
 }

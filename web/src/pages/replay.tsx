@@ -15,6 +15,8 @@ import {
   getJson,
 } from "../api";
 import { Link } from "../components/Link";
+import { Tabs } from "../components/Tabs";
+import { Frames } from "../components/telemetry";
 import { asText, bytes, clock, dateTime, duration, nsToMs, shortUrl, timeOfDay } from "../format";
 import { useLive } from "../live";
 import { carried, navigate, withParams } from "../router";
@@ -378,21 +380,7 @@ function Panels({ parts, playback }: { parts: Parts | null; playback: Playback }
   ];
   return (
     <aside class="panels">
-      <div class="tabs" role="tablist">
-        {tabs.map(([key, label, count]) => (
-          <button
-            type="button"
-            role="tab"
-            key={key}
-            aria-selected={tab === key}
-            class={tab === key ? "active" : ""}
-            onClick={() => setTab(key)}
-          >
-            {label}
-            {count !== null && <span class={`count ${key === "errors" && count ? "bad" : ""}`}>{count}</span>}
-          </button>
-        ))}
-      </div>
+      <Tabs tabs={tabs} current={tab} onChange={setTab} />
       <div class="panel" role="tabpanel">
         {!parts ? (
           <p class="muted">Loading…</p>
@@ -601,24 +589,6 @@ function RequestDetail({ request }: { request: NetworkRequest }) {
       <Headers title="Response headers" headers={request.response_headers} />
       <Body title="Response body" body={request.response_body} />
     </div>
-  );
-}
-
-export function Frames({ frames, stack }: { frames: SessionError["frames"]; stack?: string | null }) {
-  if (!frames?.length) return stack ? <pre class="code">{stack}</pre> : <p class="muted">no stack trace</p>;
-  return (
-    <ol class="frames">
-      {frames.map((f, i) => (
-        <li key={i}>
-          <span class="fn">{f.function || "(anonymous)"}</span>{" "}
-          <span class="file">
-            {f.file ?? "?"}
-            {f.line !== null ? `:${f.line}` : ""}
-            {f.column !== null ? `:${f.column}` : ""}
-          </span>
-        </li>
-      ))}
-    </ol>
   );
 }
 

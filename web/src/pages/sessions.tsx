@@ -1,8 +1,8 @@
 // Sessions: every recorded browser session, newest first, searchable, live.
 import type { SessionRow } from "../api";
 import { Link } from "../components/Link";
-import { SearchBar } from "../components/SearchBar";
-import { TimeRange, useRange } from "../components/TimeRange";
+import { ListStatus, ListToolbar } from "../components/ListPage";
+import { useRange } from "../components/TimeRange";
 import { VirtualList } from "../components/VirtualList";
 import { ago, dateTime, duration, nsToMs, shortUrl } from "../format";
 import { useLive } from "../live";
@@ -60,16 +60,13 @@ export function SessionsPage({ params }: { params: URLSearchParams }) {
   useLive(["sessions", "errors"], list.refresh);
   return (
     <section class="page">
-      <div class="toolbar">
-        <SearchBar
-          signal="sessions"
-          query={query}
-          error={list.error?.status === 400 ? list.error : null}
-          placeholder="Search sessions: identifier=alice@example.com active_length>1m has_errors=true"
-        />
-        <TimeRange params={params} />
-      </div>
-      {list.error && list.error.status !== 400 && <p class="error-note">{list.error.message}</p>}
+      <ListToolbar
+        signal="sessions"
+        params={params}
+        query={query}
+        list={list}
+        placeholder="Search sessions: identifier=alice@example.com active_length>1m has_errors=true"
+      />
       <div class="list-head session-row" aria-hidden="true">
         <span class="cell live-cell" />
         <span class="cell who">User</span>
@@ -92,10 +89,7 @@ export function SessionsPage({ params }: { params: URLSearchParams }) {
           row={(session) => <SessionLine session={session} />}
         />
       )}
-      <footer class="status">
-        {list.items.length} session{list.items.length === 1 ? "" : "s"}
-        {list.done ? "" : list.loading ? " · loading…" : " · scroll for more"}
-      </footer>
+      <ListStatus list={list} noun="session" />
     </section>
   );
 }

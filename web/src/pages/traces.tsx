@@ -6,15 +6,14 @@ import "./signals.css";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { ApiError, type Frame, getJson } from "../api";
 import { Link } from "../components/Link";
-import { SearchBar } from "../components/SearchBar";
-import { TimeRange } from "../components/TimeRange";
+import { ListStatus, ListToolbar } from "../components/ListPage";
+import { Tabs } from "../components/Tabs";
 import { VirtualList } from "../components/VirtualList";
 import { ago, dateTime, duration, timeOfDay } from "../format";
 import { useLive } from "../live";
 import { usePaged } from "../paging";
 import { carried, navigate, withParams } from "../router";
-import { Frames } from "./replay";
-import { Attributes, type LogLine, LogRows, SessionLink, shortId, traceHref } from "./logs";
+import { Attributes, Frames, type LogLine, LogRows, SessionLink, shortId, traceHref } from "../components/telemetry";
 import { useRange } from "../components/TimeRange";
 
 interface TraceRow {
@@ -102,16 +101,13 @@ export function TracesPage({ params }: { params: URLSearchParams }) {
   const longest = Math.max(1, ...list.items.map((t) => t.duration_ns));
   return (
     <section class="page signals">
-      <div class="toolbar">
-        <SearchBar
-          signal="traces"
-          query={query}
-          error={list.error?.status === 400 ? list.error : null}
-          placeholder="Search traces: duration>500ms has_errors=true service_name=api span_name=…"
-        />
-        <TimeRange params={params} />
-      </div>
-      {list.error && list.error.status !== 400 && <p class="error-note">{list.error.message}</p>}
+      <ListToolbar
+        signal="traces"
+        params={params}
+        query={query}
+        list={list}
+        placeholder="Search traces: duration>500ms has_errors=true service_name=api span_name=…"
+      />
       <div class="list-head trace-row" aria-hidden="true">
         <span>Started</span>
         <span>Root span</span>
@@ -131,10 +127,7 @@ export function TracesPage({ params }: { params: URLSearchParams }) {
           row={(trace) => <TraceLine trace={trace} longest={longest} />}
         />
       )}
-      <footer class="status">
-        {list.items.length} trace{list.items.length === 1 ? "" : "s"}
-        {list.done ? "" : list.loading ? " · loading…" : " · scroll for more"}
-      </footer>
+      <ListStatus list={list} noun="trace" />
     </section>
   );
 }
@@ -440,27 +433,15 @@ function TraceView({ trace, params }: { trace: Trace; params: URLSearchParams })
           />
         </div>
         <aside class="side" aria-label="Details">
-          <div class="tabs" role="tablist">
-            {(
-              [
-                ["span", "Span", null],
-                ["logs", "Logs", trace.logs.length],
-                ["errors", "Errors", trace.errors.length],
-              ] as [Tab, string, number | null][]
-            ).map(([key, label, count]) => (
-              <button
-                type="button"
-                role="tab"
-                key={key}
-                aria-selected={tab === key}
-                class={tab === key ? "active" : ""}
-                onClick={() => setTab(key)}
-              >
-                {label}
-                {count !== null && <span class={`count ${key === "errors" && count ? "bad" : ""}`}>{count}</span>}
-              </button>
-            ))}
-          </div>
+          <Tabs<Tab>
+            tabs={[
+              ["span", "Span", null],
+              ["logs", "Logs", trace.logs.length],
+              ["errors", "Errors", trace.errors.length],
+            ]}
+            current={tab}
+            onChange={setTab}
+          />
           <div class="side-body">
             {tab === "span" && selected && <SpanDetail span={selected} trace={trace} onSelect={(id) => select(id)} />}
             {tab === "logs" && <LogRows logs={trace.logs} onSpan={(id) => select(id, "logs")} />}

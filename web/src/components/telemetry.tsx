@@ -1,0 +1,223 @@
+// Pieces every telemetry view shows the same way: log lines, levels, attributes, stack frames, and
+// links to a trace or to a session's replay at a moment. Recorded text is only ever JSX text.
+import { Fragment } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { ApiError, type Frame, type Page, type SessionDetail, type SessionError, type SessionRow, getJson } from "../api";
+import { asText, clock, dateTime, timeOfDay } from "../format";
+import { Link } from "./Link";
+
+export interface LogLine {
+  time_ns: number;
+  level: string;
+  severity_text: string | null;
+  body: string;
+  service_name: string | null;
+  service_version?: string | null;
+  environment?: string | null;
+  trace_id: string | null;
+  span_id: string | null;
+  session_id: string | null;
+  linked_session_id?: string | null;
+  source: string | null;
+  scope_name?: string | null;
+  request_id?: string | null;
+  attributes: Record<string, unknown> | null;
+  resource_attributes?: Record<string, unknown> | null;
+  frames?: Frame[] | null;
+}
+
+
+export const LEVELS = ["error", "warn", "info", "debug"] as const;
+
+/** The four colours a level can have (fatal reads as error, trace as debug). */
+export function levelOf(level: string | null | undefined): (typeof LEVELS)[number] {
+  const l = (level ?? "").toLowerCase();
+  if (l.startsWith("err") || l === "fatal" || l === "critical" || l === "crit" || l === "emerg" || l === "alert") {
+    return "error";
+  }
+  if (l.startsWith("warn")) return "warn";
+  if (l === "debug" || l === "trace" || l === "verbose") return "debug";
+  return "info";
+}
+
+export function LevelTag({ level }: { level: string | null | undefined }) {
+  return <span class={`lvl lvl-${levelOf(level)}`}>{(level || "info").toLowerCase()}</span>;
+}
+
+/** Attributes as a key/value list; nested values as JSON text (never as HTML). */
+export function Attributes({ values, empty = "none" }: { values: Record<string, unknown> | null | undefined; empty?: string }) {
+  const entries = Object.entries(values ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  if (!entries.length) return <p class="muted small">{empty}</p>;
+  return (
+    <dl class="kv">
+      {entries.map(([key, value]) => (
+        <Fragment key={key}>
+          <dt>{key}</dt>
+          <dd>{asText(value)}</dd>
+        </Fragment>
+      ))}
+    </dl>
+  );
+}
+
+export const shortId = (id: string) => (id.length > 12 ? id.slice(0, 8) + "…" : id);
+
+export const traceHref = (traceId: string, spanId?: string | null) =>
+  `/traces/${encodeURIComponent(traceId)}` + (spanId ? `?span=${encodeURIComponent(spanId)}` : "");
+
+type SessionStart = { state: "loading" } | { state: "missing" } | { state: "found"; firstMs: number | null };
+const sessionStarts = new Map<string, Promise<SessionStart>>();
+
+function sessionStart(id: string): Promise<SessionStart> {
+  let known = sessionStarts.get(id);
+  if (!known) {
+    // Ask the list first: a 404 from the detail endpoint would be logged as a console error.
+    const safe = /^[\w.:-]+$/.test(id);
+    const exists = safe
+      ? getJson<Page<SessionRow>>("/api/sessions", { query: `secure_id=${id}`, limit: 1 }).then((p) => p.items.length > 0)
+      : Promise.resolve(true);
+    known = exists
+      .then((found) =>
+        found
+          ? getJson<SessionDetail>(`/api/sessions/${encodeURIComponent(id)}`).then(
+              (s): SessionStart => ({ state: "found", firstMs: s.first_event_ms }),
+            )
+          : ({ state: "missing" } as SessionStart),
+      )
+      .catch((e): SessionStart => (e instanceof ApiError && e.status === 404 ? { state: "missing" } : { state: "found", firstMs: null }))
+      .then((s) => {
+        // a session still arriving may exist on a later look
+        if (s.state === "missing") setTimeout(() => sessionStarts.delete(id), 10_000);
+        return s;
+      });
+    sessionStarts.set(id, known);
+  }
+  return known;
+}
+
+/** A link to a session's replay at the moment `atNs` (backend telemetry can name a session id that no
+ * browser ever recorded: then it says so instead of linking to a replay that does not exist). */
+export function SessionLink({ sessionId, atNs, offsetMs }: {
+  sessionId: string | null | undefined;
+  atNs?: number | null;
+  offsetMs?: number | null;
+}) {
+  const [start, setStart] = useState<SessionStart>({ state: "loading" });
+  useEffect(() => {
+    if (!sessionId) return;
+    let live = true;
+    setStart({ state: "loading" });
+    sessionStart(sessionId).then((s) => live && setStart(s));
+    return () => {
+      live = false;
+    };
+  }, [sessionId]);
+  if (!sessionId) return null;
+  if (start.state === "missing") {
+    return (
+      <span class="muted" title={`Session ${sessionId} is named by the telemetry, but no replay of it was recorded`}>
+        session {shortId(sessionId)} (no replay)
+      </span>
+    );
+  }
+  let t = offsetMs ?? null;
+  if (t === null && start.state === "found" && start.firstMs !== null && atNs !== null && atNs !== undefined) {
+    t = Math.max(0, Math.round(atNs / 1e6 - start.firstMs));
+  }
+  const href = `/sessions/${encodeURIComponent(sessionId)}` + (t !== null ? `?t=${t}` : "");
+  return (
+    <Link href={href} title={`Session ${sessionId}`}>
+      {t !== null ? `Replay at ${clock(t)}` : "Session replay"}
+    </Link>
+  );
+}
+
+/** The session a line belongs to: its own, else the one its trace belongs to. */
+export const sessionOf = (log: LogLine) => log.session_id || log.linked_session_id || null;
+
+/** Log lines in a short list (a trace's, an error's surroundings): each opens to its attributes. */
+export function LogRows({ logs, markNs, limit = 500, onSpan }: {
+  logs: LogLine[];
+  markNs?: number | null;
+  limit?: number;
+  onSpan?: (spanId: string) => void;
+}) {
+  if (!logs.length) return <p class="muted small">No log lines.</p>;
+  // the line closest to the marked moment (an error's time) is highlighted
+  let closest = -1;
+  if (markNs !== null && markNs !== undefined) {
+    let best = Infinity;
+    logs.forEach((log, i) => {
+      const d = Math.abs(log.time_ns - markNs);
+      if (d < best) [best, closest] = [d, i];
+    });
+  }
+  return (
+    <div class="log-rows">
+      {logs.slice(0, limit).map((log, i) => (
+        <LogItem key={i} log={log} marked={i === closest} onSpan={onSpan} />
+      ))}
+      {logs.length > limit && (
+        <p class="muted small">
+          {logs.length - limit} more lines not shown; <Link href={`/logs?query=${encodeURIComponent(`trace_id=${logs[0].trace_id}`)}`}>search them</Link>.
+        </p>
+      )}
+    </div>
+  );
+}
+
+/** One line of a short list; its details are built only once opened (there may be hundreds). */
+function LogItem({ log, marked, onSpan }: { log: LogLine; marked: boolean; onSpan?: (spanId: string) => void }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <details class={`log-item ${marked ? "marked" : ""}`} onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary>
+        <span class="at mono" title={dateTime(log.time_ns / 1e6)}>
+          {timeOfDay(log.time_ns / 1e6)}
+        </span>
+        <LevelTag level={log.level} />
+        <span class="svc">{log.service_name || log.source || ""}</span>
+        <span class="body mono">{firstLine(log.body)}</span>
+      </summary>
+      {open && (
+        <div class="log-more">
+          {log.body.includes("\n") && <pre class="code">{log.body}</pre>}
+          <Attributes values={log.attributes} empty="no attributes" />
+          <div class="links">
+            {log.span_id && onSpan && (
+              <button type="button" class="linkish" onClick={() => onSpan(log.span_id!)}>
+                Show span
+              </button>
+            )}
+            {log.trace_id && !onSpan && <Link href={traceHref(log.trace_id, log.span_id)}>Trace</Link>}
+            <SessionLink sessionId={sessionOf(log)} atNs={log.time_ns} />
+          </div>
+        </div>
+      )}
+    </details>
+  );
+}
+
+export const firstLine = (text: string) => {
+  const cut = text.indexOf("\n");
+  return cut < 0 ? text : text.slice(0, cut) + " …";
+};
+
+export function Frames({ frames, stack }: { frames: SessionError["frames"]; stack?: string | null }) {
+  if (!frames?.length) return stack ? <pre class="code">{stack}</pre> : <p class="muted">no stack trace</p>;
+  return (
+    <ol class="frames">
+      {frames.map((f, i) => (
+        <li key={i}>
+          <span class="fn">{f.function || "(anonymous)"}</span>{" "}
+          <span class="file">
+            {f.file ?? "?"}
+            {f.line !== null ? `:${f.line}` : ""}
+            {f.column !== null ? `:${f.column}` : ""}
+          </span>
+        </li>
+      ))}
+    </ol>
+  );
+}
+

@@ -4,10 +4,16 @@ HlLocalError                  start-up problems the CLI prints as one line (exit
 ├── PortInUse                 a listener could not bind its port
 ├── DatabaseLocked            another process (usually another hl-local) holds the DuckDB file
 ├── DatabaseUnusable          the path cannot be created, opened or written
-└── SchemaMismatch            the file was written by an incompatible hl-local version
-RowsRejected                  decoded values that do not fit their columns: a 400, like bad input
-Overloaded                    the writer's queue is full: answer 503 / UNAVAILABLE, never drop
-WriteFailed                   a commit failed: the request is answered 500 and nothing of it is kept
+└── SchemaMismatch            the file was written by an incompatible hl-local version, or a row
+                              Struct and its table disagree
+IngestError                   a request that is not stored (nothing of it is): ingest/failures.py
+│                             maps each kind to the one status OTLP/HTTP, gRPC and /public answer
+├── DecodeError               the body is not what the endpoint takes (400 / INVALID_ARGUMENT)
+│   └── RowsRejected          decoded values that do not fit their columns
+├── BodyTooLarge              the body, or what it inflates to, is over the limit (413)
+├── UnsupportedMedia          a Content-Type or Content-Encoding hl-local does not read (415)
+├── Overloaded                the writer's queue is full: 503 / UNAVAILABLE + Retry-After, never drop
+└── WriteFailed               a commit failed: answered 500 and nothing of it is kept
 """
 
 from __future__ import annotations
@@ -42,15 +48,37 @@ class SchemaMismatch(HlLocalError):
     pass
 
 
-class RowsRejected(ValueError):
+class IngestError(Exception):
+    """A request hl-local does not store; the message says why."""
+
+
+class DecodeError(IngestError, ValueError):
+    """The body is not a valid message for its endpoint; the text names what is wrong."""
+
+
+class RowsRejected(DecodeError):
     """A decoded value does not fit its column (e.g. an integer out of range)."""
 
 
-class Overloaded(Exception):
+class BodyTooLarge(IngestError):
+    """The body, or what it decompresses to, is over a limit."""
+
+
+class UnsupportedMedia(IngestError):
+    """A Content-Type or Content-Encoding that hl-local does not read."""
+
+
+class Overloaded(IngestError):
     """The writer has more pending rows than its bound; the client should retry later."""
 
     retry_after_s = 2
 
+    def __init__(self, message: str = "hl-local is busy writing; retry shortly") -> None:
+        super().__init__(message)
 
-class WriteFailed(Exception):
+
+class WriteFailed(IngestError):
     """The database refused a batch (rolled back); nothing of it was stored."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the database refused the batch: {reason}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -26,10 +25,8 @@ from hl_local.query.search import (
     ValueGroup,
     parse_search,
 )
-from hl_local.store.schema import PROMOTED_ATTRIBUTES, SCHEMA_FILES
+from hl_local.store.schema import PROMOTED_ATTRIBUTES, SCHEMA_FILES, ddl
 from hl_local.store.writes import WRITES
-
-SCHEMA_DIR = Path(__file__).parent.parent / "hl_local" / "store" / "schema"
 
 
 def f(key: str, value: str | None, op: str = "=") -> Filter:
@@ -367,7 +364,7 @@ ALL = {
 def con() -> Iterator[duckdb.DuckDBPyConnection]:
     connection = duckdb.connect(":memory:")
     for name in SCHEMA_FILES:
-        connection.execute((SCHEMA_DIR / name).read_text())
+        connection.execute(ddl(name))
     promoted = ", ".join(PROMOTED_ATTRIBUTES.values())
     for table, rows in ROWS.items():
         # Spans and logs go in through the writer's own statement, which fills the promoted columns.
@@ -741,7 +738,7 @@ def test_promoted_keys_mean_what_their_json_lookup_means(
     table, name = TABLES[signal]
     con = duckdb.connect(":memory:")
     for file in SCHEMA_FILES:
-        con.execute((SCHEMA_DIR / file).read_text())
+        con.execute(ddl(file))
     promoted = ", ".join(PROMOTED_ATTRIBUTES.values())
     con.execute(f"CREATE TEMP TABLE staged AS SELECT * EXCLUDE ({promoted}) FROM {table} LIMIT 0")
     for i, (attributes, resource) in enumerate(PROMOTED_CASES):

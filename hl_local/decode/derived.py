@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hl_local.decode.attributes import json_text
+from hl_local.decode.records import ErrorLog, ErrorRow, LogRow
 from hl_local.decode.stacks import Frame, frames_to_json, parse_stack
-
-Row = tuple[object, ...]
 
 _URL_KEYS = ("URL", "url.full", "http.url", "http.target")
 # The keys an error is made of; the rest is its payload, as in Highlight. So `exception.detail`
@@ -60,11 +59,9 @@ class Origin:
 @dataclass
 class Derived:
     received_ns: int
-    logs: list[Row] = field(default_factory=list)
-    errors: list[Row] = field(default_factory=list)
-    # (error_id, *log row): the ERROR line of an exception event, written only when its error is
-    # new, so a resent span batch or a duplicate event adds no second line.
-    error_logs: list[Row] = field(default_factory=list)
+    logs: list[LogRow] = field(default_factory=list)
+    errors: list[ErrorRow] = field(default_factory=list)
+    error_logs: list[ErrorLog] = field(default_factory=list)
 
     def span_event(self, origin: Origin, name: str, time_ns: int, attributes: dict[str, Any]) -> None:
         if name == "exception":
@@ -80,8 +77,8 @@ class Derived:
             return
         self.errors.append(error)
         # the ERROR log line Highlight makes of it: body = the exception message
-        log = _log_row(origin, time_ns, "ERROR", str(error[4]), attributes, str(error[6]), self.received_ns)
-        self.error_logs.append((error[0], *log))
+        log = _log_row(origin, time_ns, "ERROR", error.message, attributes, error.frames, self.received_ns)
+        self.error_logs.append(ErrorLog(error.error_id, log))
 
     def log_record(self, origin: Origin, time_ns: int, attributes: dict[str, Any]) -> None:
         if attributes.get("exception.type") or attributes.get("exception.message"):
@@ -92,7 +89,7 @@ class Derived:
 
 def _error(
     origin: Origin, time_ns: int, attributes: dict[str, Any], received_ns: int, with_time: bool
-) -> Row | None:
+) -> ErrorRow | None:
     kind = _text(attributes.get("exception.type"))
     message = _text(attributes.get("exception.message")) or kind
     if not message:
@@ -106,7 +103,7 @@ def _error(
     url = next((_text(attributes[k]) for k in _URL_KEYS if attributes.get(k)), origin.url)
     identity = (origin.trace_id, origin.span_id, kind, message, stack) + ((time_ns,) if with_time else ())
     service_name, service_version, environment, _, _, _ = origin.columns
-    return (
+    return ErrorRow(
         _error_id(*identity),
         time_ns,
         origin.source if origin.source == "frontend" else "backend",
@@ -128,7 +125,6 @@ def _error(
         origin.span_id,
         json_text(payload),
         received_ns,
-        None,  # group_id: assigned by the writer
     )
 
 
@@ -154,10 +150,10 @@ def _log_row(
     attributes: dict[str, Any],
     frames: str | None,
     received_ns: int,
-) -> Row:
+) -> LogRow:
     from hl_local.decode.otlp import normalise_level  # otlp imports this module
 
-    return (
+    return LogRow(
         time_ns,
         time_ns,
         origin.trace_id,

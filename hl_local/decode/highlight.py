@@ -14,15 +14,29 @@ import itertools
 import re
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from hl_local.decode.attributes import json_text
-from hl_local.decode.otlp import DecodeError, normalise_level
-from hl_local.decode.records import Batch
+from hl_local.decode.otlp import normalise_level
+from hl_local.decode.records import (
+    Batch,
+    ErrorRow,
+    FeedbackRow,
+    LogRow,
+    MetricPointRow,
+    NetworkRequestRow,
+    ReplayChunkRow,
+    SessionEventRow,
+    SessionIdentity,
+    SessionProperties,
+    SessionRow,
+    WebsocketEventRow,
+)
+from hl_local.errors import DecodeError
 
 MAX_PAYLOAD_BYTES = 64 * 1024 * 1024  # a push's JSON after gunzip
 ACTIVE_GAP_MS = 10_000  # interactions closer than this count as active time (Highlight's rule)
@@ -91,7 +105,7 @@ def session_id_of(variables: dict[str, Any]) -> str:
 def initialize_session(variables: dict[str, Any], client: Client) -> Batch:
     now = time.time_ns()
     domains = variables.get("network_recording_domains")
-    row = (
+    row = SessionRow(
         session_id_of(variables),
         True,
         _string(variables.get("organization_verbose_id")),
@@ -111,10 +125,13 @@ def initialize_session(variables: dict[str, Any], client: Client) -> Batch:
         client.user_agent,
         client.ip,
         client.language,
+        None,  # identifier, user_object and properties come with identify and addSessionProperties
+        None,
+        None,
         now,
         now,
     )
-    return Batch({"session_inits": [row]})
+    return Batch(session_inits=[row])
 
 
 def _bool(value: Any) -> bool | None:
@@ -138,14 +155,14 @@ def identify_session(variables: dict[str, Any]) -> Batch:
     now = time.time_ns()
     identifier = variables.get("user_identifier")
     user_object = _object_text(variables.get("user_object"), "variables.user_object")
-    row = (session_id_of(variables), _string(identifier), user_object, now, now)
-    return Batch({"session_identities": [row]})
+    row = SessionIdentity(session_id_of(variables), _string(identifier), user_object, now, now)
+    return Batch(session_identities=[row])
 
 
 def add_session_properties(variables: dict[str, Any]) -> Batch:
     now = time.time_ns()
     properties = _object_text(variables.get("properties_object"), "variables.properties_object")
-    return Batch({"session_properties": [(session_id_of(variables), properties, now, now)]})
+    return Batch(session_properties=[SessionProperties(session_id_of(variables), properties, now, now)])
 
 
 def add_session_feedback(variables: dict[str, Any]) -> Batch:
@@ -154,7 +171,7 @@ def add_session_feedback(variables: dict[str, Any]) -> Batch:
     if not isinstance(verbatim, str):
         raise DecodeError("variables.verbatim is missing")
     time_ns = _iso_ns(variables.get("timestamp")) or now
-    row = (
+    row = FeedbackRow(
         session_id_of(variables),
         time_ns,
         _string(variables.get("user_name")),
@@ -162,7 +179,7 @@ def add_session_feedback(variables: dict[str, Any]) -> Batch:
         verbatim,
         now,
     )
-    return Batch({"session_feedback": [row]})
+    return Batch(session_feedback=[row])
 
 
 def _iso_ns(value: Any) -> int | None:
@@ -181,23 +198,39 @@ def push_metrics(variables: dict[str, Any]) -> Batch:
     if not isinstance(metrics, list):
         raise DecodeError("variables.metrics must be a list")
     now = time.time_ns()
-    rows = []
+    rows: list[MetricPointRow] = []
     for metric in metrics:
         if not isinstance(metric, dict) or not isinstance(metric.get("name"), str):
             raise DecodeError("every metric needs a name")
-        tags = metric.get("tags") if isinstance(metric.get("tags"), list) else []
-        attributes = {t.get("name"): t.get("value") for t in tags if isinstance(t, dict)}
+        tags = metric.get("tags")
+        tags = tags if isinstance(tags, list) else []
+        attributes = {
+            t["name"]: t.get("value") for t in tags if isinstance(t, dict) and isinstance(t.get("name"), str)
+        }
         for key in ("category", "group", "parent_span_id"):
             if metric.get(key) is not None:
                 attributes[key] = metric[key]
         time_ns = _iso_ns(metric.get("timestamp")) or now
+        session_id = _string(metric.get("session_secure_id"))
         rows.append(
-            (time_ns, 0, metric["name"], "", "", "gauge", None, None, _float(metric.get("value")),
-             None, None, None, None, None, None, None, None, None, None, None, None, None, None, 0, "[]",
-             "", "", "", _string(metric.get("session_secure_id")), None, None, "highlight.run", "",
-             json_text(attributes), "{}", now)
-        )  # fmt: skip
-    return Batch({"metric_points": rows})
+            _gauge_point(time_ns, metric["name"], _float(metric.get("value")), session_id, attributes, now)
+        )
+    return Batch(metric_points=rows)
+
+
+def _gauge_point(
+    time_ns: int, name: str, value: float | None, session_id: str | None, attributes: dict[str, Any], now: int
+) -> MetricPointRow:
+    return MetricPointRow(
+        time_ns=time_ns, start_ns=0, metric_name=name, description="", unit="", metric_type="gauge",
+        temporality=None, is_monotonic=None, value=value, count=None, sum=None, min=None, max=None,
+        bucket_counts=None, explicit_bounds=None, exp_scale=None, exp_zero_count=None,
+        exp_zero_threshold=None, exp_positive_offset=None, exp_positive_counts=None,
+        exp_negative_offset=None, exp_negative_counts=None, quantiles=None, flags=0, exemplars="[]",
+        service_name="", service_version="", environment="", session_id=session_id, request_id=None,
+        project_id=None, scope_name="highlight.run", scope_version="", attributes=json_text(attributes),
+        resource_attributes="{}", received_ns=now,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------- pushes
@@ -328,7 +361,7 @@ def push_to_batch(
         _socket_message_row(session_id, payload_id, e)
         for e in _inner_list(payload.web_socket_events, "webSocketEvents")
     ]
-    chunk = (
+    chunk = ReplayChunkRow(
         session_id,
         payload_id,
         scan.first_ms,
@@ -342,20 +375,22 @@ def push_to_batch(
         scan.pages,
         scan.clicks,
         len(error_rows),
-        sum(1 for row in log_rows if row[7] == "error"),
+        sum(1 for row in log_rows if row.level == "error"),
         scan.interactions[0] if scan.interactions else None,
         scan.interactions[-1] if scan.interactions else None,
         _active_ms(scan.interactions),
         scan.rage,
         received_ns,
     )
-    batch = Batch(push_key=(session_id, payload_id))
-    batch.add("replay_chunks", [chunk])
-    batch.add("session_events", scan.custom_rows)
-    batch.add("logs", log_rows)
-    batch.add("errors", error_rows)
-    batch.add("network_requests", network_rows)
-    batch.add("websocket_events", socket_rows)
+    batch = Batch(
+        replay_chunks=[chunk],
+        session_events=scan.custom_rows,
+        logs=log_rows,
+        errors=error_rows,
+        network_requests=network_rows,
+        websocket_events=socket_rows,
+        push_key=(session_id, payload_id),
+    )
     return PushResult(batch, scan.clicks_tail)
 
 
@@ -369,13 +404,13 @@ class _Scan:
     last_page_url: str | None = None
     clicks: int = 0
     rage: bool = False
-    interactions: list[int] | None = None
-    custom_rows: list[tuple[object, ...]] | None = None
-    clicks_tail: list[Click] | None = None
+    interactions: list[int] = field(default_factory=list)
+    custom_rows: list[SessionEventRow] = field(default_factory=list)
+    clicks_tail: list[Click] = field(default_factory=list)
 
 
 def _scan_events(session_id: str, payload_id: str, heads: list[_EventHead], previous: list[Click]) -> _Scan:
-    scan = _Scan(interactions=[], custom_rows=[])
+    scan = _Scan()
     mouse_clicks: list[Click] = []
     times = [int(h.timestamp) for h in heads if h.timestamp]
     if times:
@@ -385,7 +420,7 @@ def _scan_events(session_id: str, payload_id: str, heads: list[_EventHead], prev
             _scan_event(session_id, payload_id, head, scan, mouse_clicks)
         except msgspec.DecodeError:
             continue  # an event of an unexpected shape is still stored and replayed, just not indexed
-    scan.interactions.sort()  # type: ignore[union-attr]
+    scan.interactions.sort()
     # A set: a retried push (same payload id) must not count its clicks twice.
     window = sorted({*previous, *mouse_clicks})
     scan.rage = _has_rage_clicks(window)
@@ -403,15 +438,15 @@ def _scan_event(
     elif head.type == _INCREMENTAL:
         data = _decode_json(head.data, type=_Incremental)
         if data.source in _USER_SOURCES:
-            scan.interactions.append(int(head.timestamp))  # type: ignore[union-attr]
+            scan.interactions.append(int(head.timestamp))
         if data.source == _MOUSE_INTERACTION and data.type == _CLICK and data.x is not None:
             mouse_clicks.append((head.timestamp, data.x, data.y or 0.0))
     elif head.type == _CUSTOM:
         row = _custom_row(session_id, payload_id, head)
-        scan.custom_rows.append(row)  # type: ignore[union-attr]
-        kind = row[4]
+        scan.custom_rows.append(row)
+        kind = row.kind
         if kind in _PAGE_TAGS:
-            url = str(row[5])
+            url = row.payload
             if url != scan.last_page_url:
                 scan.pages += 1
                 scan.last_page_url = url
@@ -421,7 +456,7 @@ def _scan_event(
             scan.clicks += 1
 
 
-def _custom_row(session_id: str, payload_id: str, head: _EventHead) -> tuple[object, ...]:
+def _custom_row(session_id: str, payload_id: str, head: _EventHead) -> SessionEventRow:
     try:
         custom = _decode_json(head.data, type=_Custom)
     except msgspec.DecodeError:
@@ -434,10 +469,12 @@ def _custom_row(session_id: str, payload_id: str, head: _EventHead) -> tuple[obj
     elif custom.tag == "Focus" and isinstance(payload, str):
         selector = payload
     payload_text = payload if isinstance(payload, str) else bytes(custom.payload).decode()
-    return (session_id, payload_id, int(head.timestamp), head.sid, custom.tag, payload_text, selector, text)
+    return SessionEventRow(
+        session_id, payload_id, int(head.timestamp), head.sid, custom.tag, payload_text, selector, text
+    )
 
 
-def _active_ms(interactions: list[int] | None) -> int:
+def _active_ms(interactions: list[int]) -> int:
     if not interactions:
         return 0
     return sum(gap for a, b in itertools.pairwise(interactions) if (gap := b - a) <= ACTIVE_GAP_MS)
@@ -484,7 +521,7 @@ def _ms_to_ns(value: Any, default: int) -> int:
     return int(float(value) * 1000) * 1000 if isinstance(value, (int, float)) and value > 0 else default
 
 
-def _console_row(session_id: str, message: dict[str, Any], received_ns: int) -> tuple[object, ...]:
+def _console_row(session_id: str, message: dict[str, Any], received_ns: int) -> LogRow:
     kind = _string(message.get("type")) or "log"
     values = message.get("value")
     if kind == "Error" and isinstance(values, list):  # an uncaught error: the SDK JSON-quotes its text
@@ -501,7 +538,7 @@ def _console_row(session_id: str, message: dict[str, Any], received_ns: int) -> 
         attributes_json = json_text({"attributes": attributes})
     time_ns = _ms_to_ns(message.get("time"), received_ns)
     frames = _frames(message.get("trace"))
-    return (
+    return LogRow(
         time_ns, time_ns, "", "", 0, kind, 0, normalise_level(_console_level(kind), 0), body, "",
         "", "", "", session_id, None, None, "frontend", "", "", attributes_json, "{}",
         json_text(frames) if frames else None, received_ns,
@@ -528,7 +565,7 @@ def _unquote(event: str) -> str:
 
 def _error_row(
     session_id: str, payload_id: str, index: int, error: dict[str, Any], received_ns: int
-) -> tuple[object, ...]:
+) -> ErrorRow:
     event = _string(error.get("event")) or ""
     frames = _frames(error.get("stackTrace"))
     error_id = (
@@ -537,7 +574,7 @@ def _error_row(
     )
     stack = "\n".join(f["source"] for f in frames if isinstance(f.get("source"), str))
     payload = error.get("payload")
-    return (
+    return ErrorRow(
         error_id,
         _iso_ns(error.get("timestamp")) or received_ns,
         "frontend",
@@ -559,7 +596,6 @@ def _error_row(
         None,
         payload if isinstance(payload, str) else (json_text(payload) if payload is not None else None),
         received_ns,
-        None,  # group_id: assigned by the writer
     )
 
 
@@ -605,16 +641,16 @@ _TIMING_SKIP = frozenset({"name", "initiatorType", "requestResponsePairs", "tran
 
 def _resource_rows(
     session_id: str, payload_id: str, resources: Any
-) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-    network: list[tuple[object, ...]] = []
-    sockets: list[tuple[object, ...]] = []
+) -> tuple[list[NetworkRequestRow], list[WebsocketEventRow]]:
+    network: list[NetworkRequestRow] = []
+    sockets: list[WebsocketEventRow] = []
     push_ms = float(payload_id) if payload_id.isdigit() else time.time() * 1000
     for resource in _inner_list(resources, "resources"):
         if resource.get("initiatorType") == "websocket":
             when = _float(resource.get("startTimeAbs")) or _float(resource.get("responseEndAbs")) or push_ms
-            sockets.append((session_id, payload_id, when, _string(resource.get("socketId")) or "",
-                            _string(resource.get("type")) or "", _string(resource.get("name")) or "",
-                            None, None))  # fmt: skip
+            socket_id = _string(resource.get("socketId")) or ""
+            kind, url = _string(resource.get("type")) or "", _string(resource.get("name")) or ""
+            sockets.append(WebsocketEventRow(session_id, payload_id, when, socket_id, kind, url, None, None))
             continue
         network.append(_network_row(session_id, payload_id, resource, push_ms))
     return network, sockets
@@ -622,7 +658,7 @@ def _resource_rows(
 
 def _network_row(
     session_id: str, payload_id: str, resource: dict[str, Any], push_ms: float
-) -> tuple[object, ...]:
+) -> NetworkRequestRow:
     start = _float(resource.get("startTimeAbs"))
     end = _float(resource.get("responseEndAbs"))
     if start is None:  # the browser's own relative entry: offsets are relative to the push
@@ -643,7 +679,7 @@ def _network_row(
     initiator = _string(resource.get("initiatorType")) or "other"
     # Without a recorded request, a page load is a GET; a fetch/XHR's method is unknown (POST is common).
     unknown_method = bool(request) or initiator in ("fetch", "xmlhttprequest")
-    return (
+    return NetworkRequestRow(
         session_id,
         payload_id,
         start,
@@ -677,8 +713,8 @@ def _body(value: Any) -> str | None:
     return value if isinstance(value, str) else json_text(value)
 
 
-def _socket_message_row(session_id: str, payload_id: str, event: dict[str, Any]) -> tuple[object, ...]:
-    return (
+def _socket_message_row(session_id: str, payload_id: str, event: dict[str, Any]) -> WebsocketEventRow:
+    return WebsocketEventRow(
         session_id,
         payload_id,
         _float(event.get("timeStamp")) or 0.0,

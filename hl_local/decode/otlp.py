@@ -8,40 +8,32 @@ things that differ: ids, attribute blobs, `AnyValue` and oneof access. Pure func
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
 from hl_local.decode.attributes import AttributeDecoder, Promoted, json_text
 from hl_local.decode.derived import Derived, Origin
-from hl_local.decode.records import Batch
+from hl_local.decode.records import Batch, LogRow, MetricPointRow, SpanRow
 
 RESOURCE_FIELDS = ("service_name", "service_version", "environment", "session_id", "request_id", "project_id")
 _FIELD_INDEX = {name: i for i, name in enumerate(RESOURCE_FIELDS)}
 
 
-class DecodeError(ValueError):
-    """The body is not a valid OTLP message; the text names what is wrong."""
-
-
 def traces_to_batch(enc: WireEncoding, request: Any) -> Batch:
     derived = Derived(time.time_ns())
-    batch = Batch({"spans": spans_to_rows(enc, request, derived)})
-    batch.add("logs", derived.logs)
-    batch.add("errors", derived.errors)
-    batch.add("error_logs", derived.error_logs)
-    return batch
+    spans = spans_to_rows(enc, request, derived)
+    return Batch(spans=spans, logs=derived.logs, errors=derived.errors, error_logs=derived.error_logs)
 
 
 def logs_to_batch(enc: WireEncoding, request: Any) -> Batch:
     derived = Derived(time.time_ns())
-    batch = Batch({"logs": logs_to_rows(enc, request, derived)})
-    batch.add("errors", derived.errors)
-    return batch
+    logs = logs_to_rows(enc, request, derived)
+    return Batch(logs=logs, errors=derived.errors)
 
 
 def metrics_to_batch(enc: WireEncoding, request: Any) -> Batch:
-    return Batch({"metric_points": metrics_to_rows(enc, request)})
+    return Batch(metric_points=metrics_to_rows(enc, request))
 
 
 class WireEncoding(Protocol):
@@ -93,11 +85,9 @@ class _Context:
         return hit[0] if hit else None
 
 
-def spans_to_rows(
-    enc: WireEncoding, request: Any, derived: Derived | None = None
-) -> list[tuple[object, ...]]:
-    """Rows for `spans` in SPAN_COLUMNS order; errors and log lines of span events into `derived`."""
-    rows: list[tuple[object, ...]] = []
+def spans_to_rows(enc: WireEncoding, request: Any, derived: Derived | None = None) -> list[SpanRow]:
+    """Rows for `spans`; errors and log lines of span events into `derived`."""
+    rows: list[SpanRow] = []
     append = rows.append
     hex_id = enc.hex_id
     to_json = enc.attributes.to_json
@@ -118,7 +108,7 @@ def spans_to_rows(
                 if events and derived is not None:
                     _derive_from_events(enc, ctx, promoted, trace_id, span_id, attributes, span, derived)
                 append(
-                    (
+                    SpanRow(
                         trace_id,
                         span_id,
                         hex_id(span.parent_span_id, "parentSpanId"),
@@ -235,9 +225,9 @@ def normalise_level(severity_text: str, severity_number: int) -> str:
 _SEVERITY_KEYS = ("level", "severity", "log.severity")  # read when severityText is empty
 
 
-def logs_to_rows(enc: WireEncoding, request: Any, derived: Derived | None = None) -> list[tuple[object, ...]]:
-    """Rows for `logs` in LOG_COLUMNS order; errors of records with exception attributes into `derived`."""
-    rows: list[tuple[object, ...]] = []
+def logs_to_rows(enc: WireEncoding, request: Any, derived: Derived | None = None) -> list[LogRow]:
+    """Rows for `logs`; errors of records with exception attributes into `derived`."""
+    rows: list[LogRow] = []
     append = rows.append
     hex_id = enc.hex_id
     to_json = enc.attributes.to_json
@@ -268,7 +258,7 @@ def logs_to_rows(enc: WireEncoding, request: Any, derived: Derived | None = None
                                         ctx.scope_name, ctx.scope_version, ctx.attributes_json)  # fmt: skip
                         derived.log_record(origin, time_ns, fields)
                 append(
-                    (
+                    LogRow(
                         time_ns,
                         observed_ns or received_ns,
                         trace_id,
@@ -292,9 +282,9 @@ def logs_to_rows(enc: WireEncoding, request: Any, derived: Derived | None = None
     return rows
 
 
-def metrics_to_rows(enc: WireEncoding, request: Any) -> list[tuple[object, ...]]:
-    """Rows for `metric_points` in METRIC_POINT_COLUMNS order."""
-    rows: list[tuple[object, ...]] = []
+def metrics_to_rows(enc: WireEncoding, request: Any) -> list[MetricPointRow]:
+    """Rows for `metric_points`."""
+    rows: list[MetricPointRow] = []
     received_ns = time.time_ns()
     for resource_metrics in request.resource_metrics:
         ctx = _Context(enc, resource_metrics.resource)
@@ -318,16 +308,20 @@ def _point_row(
     payload: Any,
     point: Any,
     received_ns: int,
-) -> tuple[object, ...]:
+) -> MetricPointRow:
     opt = enc.optional
     promoted: Promoted = {}
     attributes = enc.attributes.to_json(point.attributes, promoted)
     exemplars, exemplar_session = _exemplars_json(enc, getattr(point, "exemplars", None) or ())
     if exemplar_session and "session_id" not in promoted:
         promoted["session_id"] = (exemplar_session, 0)
-    value = count = total = low = high = None
-    bucket_counts = explicit_bounds = quantiles = None
-    exp: tuple[object, ...] = (None,) * 7
+    value: float | int | None = None
+    count: int | None = None
+    total = low = high = None
+    bucket_counts: list[int] | None = None
+    explicit_bounds: list[float] | None = None
+    quantiles: str | None = None
+    exp = _ExpHistogram()
     temporality = getattr(payload, "aggregation_temporality", None)
     is_monotonic = getattr(payload, "is_monotonic", None) if metric_type == "sum" else None
     if metric_type in ("gauge", "sum"):
@@ -341,22 +335,13 @@ def _point_row(
         bucket_counts = [int(c) for c in point.bucket_counts]
         explicit_bounds = [float(b) for b in point.explicit_bounds]
     elif metric_type == "exponential_histogram":
-        positive, negative = point.positive, point.negative
-        exp = (
-            point.scale or 0,
-            point.zero_count or 0,
-            point.zero_threshold or 0.0,
-            (positive.offset or 0) if positive is not None else None,
-            [int(c) for c in positive.bucket_counts] if positive is not None else None,
-            (negative.offset or 0) if negative is not None else None,
-            [int(c) for c in negative.bucket_counts] if negative is not None else None,
-        )
+        exp = _ExpHistogram.of(point)
     elif metric_type == "summary":
         quantiles = json_text(
             [{"quantile": q.quantile or 0.0, "value": q.value or 0.0} for q in point.quantile_values]
         )
     service_name, service_version, environment, session_id, request_id, project_id = ctx.columns(promoted)
-    return (
+    return MetricPointRow(
         point.time_unix_nano or received_ns,
         point.start_time_unix_nano or 0,
         metric.name or "",
@@ -372,7 +357,13 @@ def _point_row(
         high,
         bucket_counts,
         explicit_bounds,
-        *exp,
+        exp.scale,
+        exp.zero_count,
+        exp.zero_threshold,
+        exp.positive_offset,
+        exp.positive_counts,
+        exp.negative_offset,
+        exp.negative_counts,
         quantiles,
         point.flags or 0,
         exemplars,
@@ -388,6 +379,31 @@ def _point_row(
         ctx.attributes_json,
         received_ns,
     )
+
+
+class _ExpHistogram(NamedTuple):
+    """The exponential histogram columns of a point; all None for other metric types."""
+
+    scale: int | None = None
+    zero_count: int | None = None
+    zero_threshold: float | None = None
+    positive_offset: int | None = None
+    positive_counts: list[int] | None = None
+    negative_offset: int | None = None
+    negative_counts: list[int] | None = None
+
+    @classmethod
+    def of(cls, point: Any) -> _ExpHistogram:
+        positive, negative = point.positive, point.negative
+        return cls(
+            point.scale or 0,
+            point.zero_count or 0,
+            point.zero_threshold or 0.0,
+            (positive.offset or 0) if positive is not None else None,
+            [int(c) for c in positive.bucket_counts] if positive is not None else None,
+            (negative.offset or 0) if negative is not None else None,
+            [int(c) for c in negative.bucket_counts] if negative is not None else None,
+        )
 
 
 def _exemplars_json(enc: WireEncoding, exemplars: Any) -> tuple[str, str | None]:

@@ -21,6 +21,7 @@ import msgspec
 from hl_local.decode import otlp
 from hl_local.decode.attributes import AttributeDecoder
 from hl_local.decode.records import Batch
+from hl_local.errors import DecodeError
 
 
 class _Wire(msgspec.Struct, rename="camel", gc=False, omit_defaults=True):
@@ -286,7 +287,7 @@ def _decode_key_value(blob: bytes) -> tuple[str, Any]:
     try:
         kv = msgspec.json.decode(blob, type=KeyValue, strict=False)
     except msgspec.DecodeError as exc:
-        raise otlp.DecodeError(f"invalid attribute {blob[:80]!r}: {exc}") from None
+        raise DecodeError(f"invalid attribute {blob[:80]!r}: {exc}") from None
     return kv.key, any_value(kv.value)
 
 
@@ -313,12 +314,12 @@ class JsonEncoding:
             decoded = b""
         if len(decoded) == size:
             return decoded.hex()
-        raise otlp.DecodeError(f"{field} {raw[:64]!r} is not a {size}-byte id in hex")
+        raise DecodeError(f"{field} {raw[:64]!r} is not a {size}-byte id in hex")
 
     def any_value(self, value: AnyValue | None) -> Any:
         return any_value(value)
 
-    def number_value(self, point: Any) -> float | int | None:
+    def number_value(self, point: NumberDataPoint | Exemplar) -> float | int | None:
         if point.as_double is not None:
             return point.as_double if math.isfinite(point.as_double) else None
         return point.as_int
@@ -345,7 +346,7 @@ def _parse(kind: str, body: bytes) -> Any:
     try:
         return _DECODERS[kind].decode(body)
     except msgspec.DecodeError as exc:
-        raise otlp.DecodeError(f"body is not valid OTLP/JSON {kind}: {exc}") from None
+        raise DecodeError(f"body is not valid OTLP/JSON {kind}: {exc}") from None
 
 
 def decode_traces(body: bytes) -> Batch:

@@ -24,6 +24,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from hl_local.decode import otlp
 from hl_local.decode.attributes import AttributeDecoder
 from hl_local.decode.records import Batch
+from hl_local.errors import DecodeError
 
 _KEY_VALUE = ".opentelemetry.proto.common.v1.KeyValue"
 _FILES = (common_pb2, resource_pb2, trace_pb2, logs_pb2, metrics_pb2,
@@ -79,7 +80,7 @@ def _decode_key_value(blob: bytes) -> tuple[str, Any]:
     try:
         kv = common_pb2.KeyValue.FromString(blob)
     except ProtobufDecodeError as exc:
-        raise otlp.DecodeError(f"an attribute is not a valid protobuf KeyValue: {exc}") from None
+        raise DecodeError(f"an attribute is not a valid protobuf KeyValue: {exc}") from None
     return kv.key, any_value(kv.value)
 
 
@@ -95,7 +96,7 @@ class ProtobufEncoding:
     def hex_id(self, raw: bytes, field: str) -> str:
         if raw and len(raw) != _ID_BYTES[field.endswith("raceId")]:
             size = _ID_BYTES[field.endswith("raceId")]
-            raise otlp.DecodeError(f"{field} has {len(raw)} bytes; an OTLP {field} has {size}")
+            raise DecodeError(f"{field} has {len(raw)} bytes; an OTLP {field} has {size}")
         return raw.hex()
 
     def any_value(self, value: Any) -> Any:
@@ -120,7 +121,7 @@ def _parse(message_class: Any, body: bytes, what: str) -> Any:
     try:
         return message_class.FromString(body)
     except ProtobufDecodeError as exc:
-        raise otlp.DecodeError(f"body is not a valid protobuf {what}: {exc}") from None
+        raise DecodeError(f"body is not a valid protobuf {what}: {exc}") from None
 
 
 def decode_traces(body: bytes) -> Batch:

@@ -456,13 +456,13 @@ def _gecko_frame(line: str) -> Frame | None:
     function, separator, location = line.strip().partition(_GECKO_SEPARATOR)
     if not (separator and location):
         return None
-    function = function.strip() or None
+    name = function.strip() or None
     if location == _SAFARI_NATIVE:
-        return Frame(location, None, None, function, None)
+        return Frame(location, None, None, name, None)
     evaluated = _GECKO_EVAL.search(location)
     if evaluated:
-        return Frame(location[: evaluated.start()], int(evaluated["line"]), None, function, None)
+        return Frame(location[: evaluated.start()], int(evaluated["line"]), None, name, None)
     parts = _split_location(location)
     if parts is None or not parts[0]:
         return None
-    return Frame(parts[0], parts[1], parts[2], function, None)
+    return Frame(parts[0], parts[1], parts[2], name, None)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import AsyncIterator, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
+from litestar import Request
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+
+from hl_local.errors import BodyTooLarge, DecodeError, UnsupportedMedia
 
 T = TypeVar("T")
 
@@ -38,12 +42,15 @@ async def decode_off_loop(decode: Callable[[bytes], T], body: bytes) -> T:
     return await anyio.to_thread.run_sync(decode, body, limiter=_decoders)
 
 
-class BodyError(Exception):
-    """The body cannot be taken: `status` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+async def read_request_body(request: Request[Any, Any, Any]) -> bytes:
+    """The request's decoded body, within the bounds (BodyTooLarge, DecodeError, UnsupportedMedia)."""
+    try:
+        return await read_body(
+            request.stream(), request.headers.get("content-length"), request.headers.get("content-encoding")
+        )
+    except RequestEntityTooLarge:
+        # litestar's own stream limit (MAX_BODY_BYTES + 1) can trip before our reader on a chunked body
+        raise BodyTooLarge(f"body is over the {MAX_BODY_BYTES}-byte limit") from None
 
 
 async def read_body(
@@ -55,20 +62,20 @@ async def read_body(
 ) -> bytes:
     """The decoded body; chunked or not, refused as soon as a bound is crossed."""
     if content_length is not None and content_length.isdigit() and int(content_length) > max_body_bytes:
-        raise BodyError(413, f"body of {content_length} bytes is over the {max_body_bytes}-byte limit")
+        raise BodyTooLarge(f"body of {content_length} bytes is over the {max_body_bytes}-byte limit")
     inflater = _inflater(content_encoding)
     parts: list[bytes] = []
     wire_bytes = decoded_bytes = 0
     async for chunk in chunks:
         wire_bytes += len(chunk)
         if wire_bytes > max_body_bytes:
-            raise BodyError(413, f"body is over the {max_body_bytes}-byte limit")
+            raise BodyTooLarge(f"body is over the {max_body_bytes}-byte limit")
         if inflater is None:
             parts.append(chunk)
             continue
         decoded_bytes += _inflate_into(parts, inflater, chunk, max_decoded_bytes - decoded_bytes)
     if inflater is not None and not inflater.eof and wire_bytes:
-        raise BodyError(400, f"{content_encoding} body is truncated")
+        raise DecodeError(f"{content_encoding} body is truncated")
     return b"".join(parts)
 
 
@@ -80,8 +87,8 @@ def _inflater(content_encoding: str | None) -> _Inflater | None:
         return _Inflater(zlib.MAX_WBITS | 16, "gzip")
     if encoding == "deflate":
         return _Inflater(zlib.MAX_WBITS | 32, "deflate")  # zlib-wrapped; raw deflate is detected below
-    raise BodyError(
-        415, f"Content-Encoding {content_encoding!r} is not supported (use gzip, deflate or none)"
+    raise UnsupportedMedia(
+        f"Content-Encoding {content_encoding!r} is not supported (use gzip, deflate or none)"
     )
 
 
@@ -121,8 +128,8 @@ def _inflate_into(parts: list[bytes], inflater: _Inflater, chunk: bytes, budget:
             out, data = inflater.inflate(data, budget - produced + 1)
             produced += len(out)
             if produced > budget:
-                raise BodyError(413, "decompressed body is over the limit")
+                raise BodyTooLarge("decompressed body is over the limit")
             parts.append(out)
     except zlib.error as exc:
-        raise BodyError(400, f"body is not valid {inflater.name} data: {exc}") from None
+        raise DecodeError(f"body is not valid {inflater.name} data: {exc}") from None
     return produced

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Request, Response
 
 ALLOWED_HEADERS = (
@@ -9,7 +11,7 @@ ALLOWED_HEADERS = (
 )
 
 
-def cors_headers(request: Request) -> dict[str, str]:
+def cors_headers(request: Request[Any, Any, Any]) -> dict[str, str]:
     """Echo the page's origin (`null` included: file:// pages and sandboxes send it)."""
     origin = request.headers.get("origin")
     if origin is None:
@@ -17,7 +19,7 @@ def cors_headers(request: Request) -> dict[str, str]:
     return {"access-control-allow-origin": origin, "vary": "Origin"}
 
 
-def preflight(request: Request) -> Response[bytes]:
+def preflight(request: Request[Any, Any, Any]) -> Response[bytes]:
     requested = request.headers.get("access-control-request-headers")
     headers = {
         **cors_headers(request),

@@ -10,7 +10,6 @@ under the SDK's 15 s timeout) rather than being refused.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -20,14 +19,14 @@ import msgspec
 from litestar import Request, Response, route
 
 from hl_local.decode import highlight
-from hl_local.decode.otlp import DecodeError
 from hl_local.decode.records import Batch
-from hl_local.errors import Overloaded, RowsRejected, WriteFailed
-from hl_local.ingest.body import MAX_BODY_BYTES, BodyError, read_body
+from hl_local.errors import DecodeError, Overloaded
+from hl_local.ingest.body import MAX_BODY_BYTES, read_request_body
 from hl_local.ingest.cors import cors_headers, preflight
+from hl_local.ingest.failures import answer_for
 from hl_local.store.writer import Writer
 
-log = logging.getLogger(__name__)
+HttpRequest = Request[Any, Any, Any]
 
 PROJECT_ID = "1"  # hl-local is single-project; the SDK needs a non-zero numeric id
 OVERLOAD_WAIT_S = 8.0  # the SDK treats >15 s as a failure
@@ -55,7 +54,7 @@ class _ClickTails:
 _click_tails = _ClickTails()
 
 
-def _client(request: Request) -> highlight.Client:
+def _client(request: HttpRequest) -> highlight.Client:
     return highlight.Client(
         user_agent=request.headers.get("user-agent"),
         ip=request.client.host if request.client else None,
@@ -75,19 +74,19 @@ def _push(variables: dict[str, Any], payload: highlight.Payload) -> Batch:
     return result.batch
 
 
-def _push_events(variables: dict[str, Any], request: Request) -> Batch:
+def _push_events(variables: dict[str, Any], request: HttpRequest) -> Batch:
     return _push(variables, highlight.decode_push_data(variables.get("data")))
 
 
-def _push_legacy(variables: dict[str, Any], request: Request) -> Batch:
+def _push_legacy(variables: dict[str, Any], request: HttpRequest) -> Batch:
     return _push(variables, highlight.legacy_payload(variables))
 
 
-def _metrics(variables: dict[str, Any], request: Request) -> Batch:
+def _metrics(variables: dict[str, Any], request: HttpRequest) -> Batch:
     return highlight.push_metrics(variables)
 
 
-Handler = Callable[[dict[str, Any], Request], Batch]
+Handler = Callable[[dict[str, Any], HttpRequest], Batch]
 
 # lower-cased operation → (root field, handler, reply: "session" = the secure id, "count", None)
 OPERATIONS: dict[str, tuple[str, Handler | None, str | None]] = {
@@ -133,40 +132,35 @@ async def _write(writer: Writer, batch: Batch) -> None:
             await asyncio.sleep(0.05)
 
 
-def _json(body: Any, request: Request, status: int = 200) -> Response[bytes]:
+def _json(body: Any, request: HttpRequest, status: int = 200) -> Response[bytes]:
     return Response(
         _encode(body), status_code=status, media_type="application/json", headers=cors_headers(request)
     )
 
 
-def _error(request: Request, status: int, message: str, code: str) -> Response[bytes]:
-    log.info("%s %s -> %d: %s", request.method, request.url.path, status, message)
-    body = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
-    return _json(body, request, status)
+def _error(request: HttpRequest, exc: Exception) -> Response[bytes]:
+    answer = answer_for(exc, f"{request.method} {request.url.path}")
+    body = {
+        "data": None,
+        "errors": [{"message": answer.message, "extensions": {"code": answer.graphql_code}}],
+    }
+    response = _json(body, request, answer.http_status)
+    if answer.retry_after_s is not None:
+        response.headers["retry-after"] = str(answer.retry_after_s)
+    return response
 
 
-async def handle(request: Request) -> Response[bytes]:
+async def handle(request: HttpRequest) -> Response[bytes]:
     try:
-        body = await read_body(
-            request.stream(), request.headers.get("content-length"), request.headers.get("content-encoding")
-        )
-        graphql = highlight.parse_request(body)
+        graphql = highlight.parse_request(await read_request_body(request))
         name = highlight.operation_name(graphql)
         field, handler, reply = OPERATIONS.get(name.lower(), (name or "ignore", None, None))
         variables = graphql.variables or {}
         batch = handler(variables, request) if handler else None
         if batch is not None:
             await _write(request.app.state.writer, batch)
-    except BodyError as exc:
-        return _error(request, exc.status, str(exc), "BAD_REQUEST")
-    except (DecodeError, RowsRejected) as exc:
-        return _error(request, 400, str(exc), "BAD_USER_INPUT")
-    except Overloaded:
-        response = _error(request, 503, "hl-local is busy writing; retry shortly", "UNAVAILABLE")
-        response.headers["retry-after"] = str(Overloaded.retry_after_s)
-        return response
-    except WriteFailed as exc:
-        return _error(request, 500, f"the database refused the request: {exc}", "INTERNAL_SERVER_ERROR")
+    except Exception as exc:  # every failure is answered (ingest/failures.py), GraphQL-shaped
+        return _error(request, exc)
     # Unknown but well-formed operations (Ignore, markBackendSetup, ...) succeed doing nothing.
     return _json({"data": {field: _reply(field, reply, variables, batch)}}, request)
 
@@ -179,7 +173,7 @@ def _handler(path: str) -> Any:
         request_max_body_size=MAX_BODY_BYTES + 1,
         name=f"highlight{path.replace('/', '-')}",
     )
-    async def public_route(request: Request) -> Response[bytes]:
+    async def public_route(request: HttpRequest) -> Response[bytes]:
         if request.method == "OPTIONS":
             return preflight(request)
         return await handle(request)

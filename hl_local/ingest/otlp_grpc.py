@@ -7,21 +7,18 @@ writer answers UNAVAILABLE with a RetryInfo detail, which OTLP exporters honour.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 
 import grpc
 from grpc import aio
 
 from hl_local.decode import otlp_proto
-from hl_local.decode.otlp import DecodeError
 from hl_local.decode.records import Batch
-from hl_local.errors import Overloaded, PortInUse, RowsRejected, WriteFailed
+from hl_local.errors import PortInUse
 from hl_local.ingest.body import MAX_DECODED_BYTES, decode_off_loop
-from hl_local.ingest.status import GRPC_UNAVAILABLE, status_protobuf
+from hl_local.ingest.failures import answer_for
+from hl_local.ingest.status import status_protobuf
 from hl_local.store.writer import Writer
-
-log = logging.getLogger(__name__)
 
 _SERVICES = {
     "opentelemetry.proto.collector.trace.v1.TraceService": otlp_proto.decode_traces,
@@ -29,22 +26,21 @@ _SERVICES = {
     "opentelemetry.proto.collector.metrics.v1.MetricsService": otlp_proto.decode_metrics,
 }
 
-Handler = Callable[[bytes, aio.ServicerContext], Awaitable[bytes]]
+Handler = Callable[[bytes, aio.ServicerContext[bytes, bytes]], Awaitable[bytes]]
 
 
-def _export_handler(writer: Writer, decode: Callable[[bytes], Batch]) -> Handler:
-    async def export(request: bytes, context: aio.ServicerContext) -> bytes:
+def _export_handler(writer: Writer, service: str, decode: Callable[[bytes], Batch]) -> Handler:
+    where = f"gRPC {service.rsplit('.', 1)[-1]}/Export"
+
+    async def export(request: bytes, context: aio.ServicerContext[bytes, bytes]) -> bytes:
         try:
             await writer.write(await decode_off_loop(decode, request))
-        except (DecodeError, RowsRejected) as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        except Overloaded as exc:
-            message = "hl-local is busy writing; retry shortly"
-            details = status_protobuf(GRPC_UNAVAILABLE, message, exc.retry_after_s)
-            context.set_trailing_metadata((("grpc-status-details-bin", details),))
-            await context.abort(grpc.StatusCode.UNAVAILABLE, message)
-        except WriteFailed as exc:
-            await context.abort(grpc.StatusCode.INTERNAL, f"the database refused the batch: {exc}")
+        except Exception as exc:  # every failure is answered (ingest/failures.py)
+            answer = answer_for(exc, where)
+            if answer.retry_after_s is not None:
+                details = status_protobuf(answer.grpc_code.value[0], answer.message, answer.retry_after_s)
+                context.set_trailing_metadata((("grpc-status-details-bin", details),))
+            await context.abort(answer.grpc_code, answer.message)
         return b""  # an empty Export*ServiceResponse: everything accepted
 
     return export
@@ -60,7 +56,7 @@ async def start_grpc_server(writer: Writer, host: str, port: int) -> tuple[aio.S
     )
     handlers = [
         grpc.method_handlers_generic_handler(
-            service, {"Export": grpc.unary_unary_rpc_method_handler(_export_handler(writer, decode))}
+            service, {"Export": grpc.unary_unary_rpc_method_handler(_export_handler(writer, service, decode))}
         )
         for service, decode in _SERVICES.items()
     ]

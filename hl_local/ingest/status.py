@@ -4,13 +4,6 @@ from __future__ import annotations
 
 import msgspec
 
-GRPC_INVALID_ARGUMENT = 3
-GRPC_RESOURCE_EXHAUSTED = 8
-GRPC_INTERNAL = 13
-GRPC_UNAVAILABLE = 14
-GRPC_CODE_FOR_HTTP = {400: GRPC_INVALID_ARGUMENT, 413: GRPC_RESOURCE_EXHAUSTED, 415: GRPC_INVALID_ARGUMENT,
-                      500: GRPC_INTERNAL, 503: GRPC_UNAVAILABLE}  # fmt: skip
-
 
 def _varint(n: int) -> bytes:
     out = bytearray()

@@ -25,7 +25,7 @@ from litestar import Request, Router, get, patch
 from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 
-from hl_local.decode.records import Batch
+from hl_local.decode.records import Batch, ErrorGroupState
 from hl_local.query.common import (
     bad_request,
     decode_cursor,
@@ -265,7 +265,7 @@ async def change_state(request: Request, group_id: str) -> dict[str, Any]:
     if not exists[0][0]:
         raise NotFoundException(f"no error group {group_id!r}")
     await request.app.state.writer.write(
-        Batch({"error_group_states": [(group_id, change.state, time.time_ns())]})
+        Batch(error_group_states=[ErrorGroupState(group_id, change.state, time.time_ns())])
     )
     return {"group_id": group_id, "state": change.state}
 

@@ -3,8 +3,9 @@
 SCHEMA_VERSION history:
     1 — spans, logs, metric_points, hl_meta; sessions, replay_chunks, session_events,
         network_requests, websocket_events, errors, session_feedback, error_groups.
-    2 — spans and logs: one `attr_*` column per key of PROMOTED_ATTRIBUTES (a version-1 file
-        lacks them, so it is refused rather than read with those filters matching nothing);
+    2 — spans and logs: one `attr_*` column per key of decode/records.py PROMOTED_ATTRIBUTES (a
+        version-1 file lacks them, so it is refused rather than read with those filters matching
+        nothing);
         indexes on logs.trace_id and errors.trace_id; `listed_spans` without linked_session_id.
 """
 
@@ -14,24 +15,13 @@ from importlib import resources
 
 import duckdb
 
+from hl_local.decode.records import PROMOTED_ATTRIBUTES as PROMOTED_ATTRIBUTES
+from hl_local.decode.records import PROMOTED_COLUMNS
 from hl_local.errors import SchemaMismatch
+from hl_local.store.tables import check_rows
 
 SCHEMA_VERSION = 2
 
-# Attribute keys people filter on most (OpenTelemetry semantic conventions), each also kept in a
-# column of spans and logs: an equality filter on a column is a dictionary-compressed scan, on
-# JSON text a parse per row (~10x slower over 1M rows). The column holds exactly what the search
-# compiler's JSON lookup would give, the item's attribute else its resource's, so a search means
-# the same with or without it. Adding a key here means a column in spans.sql and logs.sql and a
-# new SCHEMA_VERSION.
-PROMOTED_ATTRIBUTES: dict[str, str] = {
-    key: "attr_" + key.replace(".", "_")
-    for key in (
-        "http.method", "http.request.method", "http.route", "http.target", "http.status_code",
-        "http.response.status_code", "url.path", "user.id", "enduser.id", "db.system", "rpc.method",
-        "exception.type",
-    )
-}  # fmt: skip
 SCHEMA_FILES = (
     "meta.sql", "spans.sql", "logs.sql", "metric_points.sql", "sessions.sql", "replay_chunks.sql",
     "session_events.sql", "network_requests.sql", "websocket_events.sql", "errors.sql",
@@ -39,20 +29,34 @@ SCHEMA_FILES = (
 )  # fmt: skip
 
 
-def _ddl(name: str) -> str:
-    return (resources.files("hl_local.store") / "schema" / name).read_text()
+_PROMOTED_MARK = "-- @promoted_attributes"
+
+
+def ddl(name: str) -> str:
+    """The statements of one schema file, with the promoted attribute columns in place."""
+    text = (resources.files("hl_local.store") / "schema" / name).read_text()
+    if _PROMOTED_MARK in text:
+        text = text.replace(_PROMOTED_MARK, ",\n".join(f"    {c} VARCHAR" for c in PROMOTED_COLUMNS))
+    return text
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, path: str) -> None:
-    """Create the schema in an empty file; refuse a file of another version with what to do."""
+    """Create the schema in an empty file, or check an existing file's version; then check that every
+    row Struct matches its table (store/tables.py)."""
     tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    if not tables:
+    if tables:
+        _check_version(con, tables, path)
+    else:
         con.execute("BEGIN")
         for name in SCHEMA_FILES:
-            con.execute(_ddl(name))
+            con.execute(ddl(name))
         con.execute("INSERT INTO hl_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         con.execute("COMMIT")
-        return
+    check_rows(con)
+
+
+def _check_version(con: duckdb.DuckDBPyConnection, tables: set[str], path: str) -> None:
+    """Refuse a file of another version, or one that is not ours, with what to do."""
     if "hl_meta" not in tables:
         raise SchemaMismatch(
             f"{path} is a DuckDB file but not an hl-local database; choose another --db PATH"

@@ -19,12 +19,13 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import duckdb
+import msgspec
 
-from hl_local.decode.records import ERROR_COLUMNS, Batch
+from hl_local.decode.records import Batch, ErrorGroupRow, ErrorLog, ErrorRow, LogRow, Row, Update
 from hl_local.errors import Overloaded, RowsRejected, WriteFailed
 from hl_local.store.db import Store
 from hl_local.store.grouping import ErrorGrouper
@@ -39,8 +40,7 @@ IDLE_CHECKPOINT_S = 2.0  # checkpoint once writes pause this long
 
 @dataclass(slots=True)
 class _Pending:
-    rows_by_kind: dict[str, list[tuple[object, ...]]]
-    push_key: tuple[str, str] | None
+    batch: Batch
     rows: int
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[None]
@@ -82,7 +82,7 @@ class Writer:
             self._pending_rows += rows
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._queue.put(_Pending(batch.rows, batch.push_key, rows, loop, future))
+        self._queue.put(_Pending(batch, rows, loop, future))
         await asyncio.shield(future)  # a client hanging up must not un-acknowledge a commit
 
     @property
@@ -126,7 +126,7 @@ class Writer:
 
     def _commit_group(self, cur: duckdb.DuckDBPyConnection, group: list[_Pending]) -> None:
         try:
-            _commit(cur, [(p.rows_by_kind, p.push_key) for p in group], self._grouper)
+            _commit(cur, [p.batch for p in group], self._grouper)
             self.committed_groups += 1
             outcomes: list[Exception | None] = [None] * len(group)
         except Exception as exc:  # any failure fails the requests, never the thread
@@ -135,13 +135,13 @@ class Writer:
             with self._lock:
                 self._pending_rows -= pending.rows
             if outcome is None:
-                for kind in pending.rows_by_kind:
+                for kind in pending.batch.kinds():
                     self.commits_by_kind[kind] = self.commits_by_kind.get(kind, 0) + 1
             pending.loop.call_soon_threadsafe(_settle, pending.future, outcome)
 
     def _commit_alone(self, cur: duckdb.DuckDBPyConnection, pending: _Pending) -> Exception | None:
         try:
-            _commit(cur, [(pending.rows_by_kind, pending.push_key)], self._grouper)
+            _commit(cur, [pending.batch], self._grouper)
         except Exception as exc:
             return _failure(exc)
         return None
@@ -172,11 +172,11 @@ def _settle(future: asyncio.Future[None], outcome: Exception | None) -> None:
         future.set_exception(outcome)
 
 
-Rows = list[tuple[object, ...]]
-Work = tuple[dict[str, Rows], tuple[str, str] | None]  # one request's rows by kind, and its push key
+# Registers `rows` as an Arrow view and runs `statements` over it; returns what the last one returned.
+Run = Callable[[Sequence[Row | Update], tuple[str, ...], str], list[tuple[object, ...]]]
 
 
-def _commit(cur: duckdb.DuckDBPyConnection, group: list[Work], grouper: ErrorGrouper) -> None:
+def _commit(cur: duckdb.DuckDBPyConnection, group: list[Batch], grouper: ErrorGrouper) -> None:
     """Write every request of `group` in one transaction.
 
     Rows become Arrow columns here, once per kind for the whole group: converting per request
@@ -186,12 +186,8 @@ def _commit(cur: duckdb.DuckDBPyConnection, group: list[Work], grouper: ErrorGro
 
     views: list[str] = []
 
-    def run(
-        kind: str, parts: list[Rows], statements: tuple[str, ...], view: str = ""
-    ) -> list[tuple[object, ...]]:
-        view = view or f"_rows_{kind}"
-        rows = parts[0] if len(parts) == 1 else [row for part in parts for row in part]
-        cur.register(view, to_arrow(cur, kind, rows))
+    def run(rows: Sequence[Row | Update], statements: tuple[str, ...], view: str) -> list[tuple[object, ...]]:
+        cur.register(view, to_arrow(cur, rows))
         views.append(view)
         result: list[tuple[object, ...]] = []
         for statement in statements:
@@ -201,15 +197,14 @@ def _commit(cur: duckdb.DuckDBPyConnection, group: list[Work], grouper: ErrorGro
     try:
         cur.execute("BEGIN")
         try:
-            kept = _new_pushes(cur, group, run)
+            kept = _new_pushes(group, run)
             for kind, statements in WRITES.items():
-                parts = [rows[kind] for rows, _ in kept if kind in rows]
-                if parts:
-                    run(kind, parts, statements)
-            errors = [row for rows, _ in kept for row in rows.get("errors", ())]
+                rows = [row for batch in kept for row in getattr(batch, kind)]
+                if rows:
+                    run(rows, statements, f"_rows_{kind}")
+            errors = [row for batch in kept for row in batch.errors]
             if errors:
-                error_logs = [row for rows, _ in kept for row in rows.get("error_logs", ())]
-                _write_errors(errors, error_logs, grouper, run)
+                _write_errors(errors, [log for batch in kept for log in batch.error_logs], grouper, run)
             cur.execute("COMMIT")
         except BaseException:
             grouper.rollback()
@@ -222,76 +217,75 @@ def _commit(cur: duckdb.DuckDBPyConnection, group: list[Work], grouper: ErrorGro
             cur.unregister(view)
 
 
-_GROUP_ID = ERROR_COLUMNS.index("group_id")
-_MESSAGE, _FRAMES, _TIME = (ERROR_COLUMNS.index(c) for c in ("message", "frames", "time_ns"))
-
-
-def _write_errors(errors: Rows, error_logs: Rows, grouper: ErrorGrouper, run: Any) -> None:
+def _write_errors(
+    errors: list[ErrorRow], error_logs: list[ErrorLog], grouper: ErrorGrouper, run: Run
+) -> None:
     """Group the errors, insert the new ones, fold them into their groups, write their log lines.
 
     A repeated error (same id: a retried batch, Flask's duplicate event) is ignored by the
     insert, and RETURNING tells which were new, so neither group counts nor log lines repeat.
     """
-    grouped, seen = [], set()
-    for row in errors:
-        if row[0] in seen:  # the same error twice in this group (Flask reports a crash twice)
+    grouped: list[ErrorRow] = []
+    seen: set[str] = set()
+    for error in errors:
+        if error.error_id in seen:  # the same error twice in this group (Flask reports a crash twice)
             continue
-        seen.add(row[0])
-        group_id = grouper.assign(str(row[_MESSAGE]), json.loads(str(row[_FRAMES])))
-        grouped.append((*row[:_GROUP_ID], group_id, *row[_GROUP_ID + 1 :]))
-    new_ids = {r[0] for r in run("errors", [grouped], (INSERT_ERRORS,))}
-    fresh = [row for row in grouped if row[0] in new_ids]
+        seen.add(error.error_id)
+        group_id = grouper.assign(error.message, json.loads(error.frames))
+        grouped.append(msgspec.structs.replace(error, group_id=group_id))
+    new_ids = {str(r[0]) for r in run(grouped, (INSERT_ERRORS,), "_rows_errors")}
+    fresh = [error for error in grouped if error.error_id in new_ids]
     if fresh:
-        run("error_groups", [_group_rows(fresh, grouper)], (UPSERT_ERROR_GROUPS,))
-    logs, logged = [], set()
-    for row in error_logs:
-        if row[0] in new_ids and row[0] not in logged:
-            logged.add(row[0])
-            logs.append(row[1:])
+        run(_group_rows(fresh, grouper), (UPSERT_ERROR_GROUPS,), "_rows_error_groups")
+    logs: list[LogRow] = []
+    logged: set[str] = set()
+    for entry in error_logs:
+        if entry.error_id in new_ids and entry.error_id not in logged:
+            logged.add(entry.error_id)
+            logs.append(entry.log)
     if logs:
-        run("logs", [logs], (WRITES["logs"][0],), "_rows_error_logs")
+        run(logs, (WRITES["logs"][0],), "_rows_error_logs")
 
 
-def _group_rows(errors: Rows, grouper: ErrorGrouper) -> Rows:
-    by_group: dict[str, list[tuple[object, ...]]] = {}
-    for row in errors:
-        by_group.setdefault(str(row[_GROUP_ID]), []).append(row)
+def _group_rows(errors: list[ErrorRow], grouper: ErrorGrouper) -> list[ErrorGroupRow]:
+    by_group: dict[str, list[ErrorRow]] = {}
+    for error in errors:
+        by_group.setdefault(error.group_id, []).append(error)
     rows = []
     for group_id, members in by_group.items():
-        times = [int(m[_TIME]) for m in members]  # type: ignore[call-overload]
-        first, newest = members[0], max(members, key=lambda m: int(m[_TIME]))  # type: ignore[call-overload]
+        first, newest = members[0], max(members, key=lambda m: m.time_ns)
         prints = grouper.prints_of(group_id)
-        column = {name: first[i] for i, name in enumerate(ERROR_COLUMNS)}
         rows.append(
-            (group_id, column["message"], column["type"], column["source"], column["service_name"],
-             min(times), max(times), len(members), "open", None, newest[ERROR_COLUMNS.index("stack")],
-             newest[_FRAMES], prints.to_json() if prints else "{}")
+            ErrorGroupRow(
+                group_id, first.message, first.type, first.source, first.service_name,
+                min(m.time_ns for m in members), newest.time_ns, len(members), "open", None,
+                newest.stack, newest.frames, prints.to_json() if prints else "{}",
+            )
         )  # fmt: skip
     return rows
 
 
-def _new_pushes(cur: duckdb.DuckDBPyConnection, group: list[Work], run: Any) -> list[Work]:
+def _new_pushes(group: list[Batch], run: Run) -> list[Batch]:
     """Insert the group's replay chunks; return the requests to write, without repeated pushes.
 
     The chunk rows go in first with INSERT OR IGNORE … RETURNING: the keys it returns are the
-    pushes not stored before. A push repeated within the group counts once. The chunk kind's
-    statements (session counts) then run over the new chunks only, and the writes of every
+    pushes not stored before. A push repeated within the group counts once. The writes of every
     repeated push are dropped whole.
     """
     seen: set[tuple[str, str]] = set()
-    candidates: list[Work] = []
-    for work in group:
-        key = work[1]
+    candidates: list[Batch] = []
+    for batch in group:
+        key = batch.push_key
         if key is not None and key not in seen:
             seen.add(key)
-            candidates.append(work)
+            candidates.append(batch)
     if not candidates:
         return group
-    chunks = [rows["replay_chunks"] for rows, _ in candidates if "replay_chunks" in rows]
-    inserted = run("replay_chunks", chunks, (INSERT_CHUNKS,), "_rows_new_chunks") if chunks else []
-    new_keys = {tuple(row) for row in inserted}
-    fresh = [work for work in candidates if work[1] in new_keys]
-    return [work for work in group if work[1] is None] + fresh
+    chunks = [chunk for batch in candidates for chunk in batch.replay_chunks]
+    inserted = run(chunks, (INSERT_CHUNKS,), "_rows_new_chunks") if chunks else []
+    new_keys = {(str(session), str(payload)) for session, payload in inserted}
+    fresh = [batch for batch in candidates if batch.push_key in new_keys]
+    return [batch for batch in group if batch.push_key is None] + fresh
 
 
 def _checkpoint(cur: duckdb.DuckDBPyConnection, store: Store) -> None:

@@ -8,7 +8,7 @@ one per session. Pushes never touch `sessions`: a statement per group there cost
 
 from __future__ import annotations
 
-from hl_local.store.schema import PROMOTED_ATTRIBUTES
+from hl_local.decode.records import PROMOTED_ATTRIBUTES
 
 _CREATE_SESSIONS = (
     "INSERT OR IGNORE INTO sessions (session_id, started_ns, last_activity_ns) "

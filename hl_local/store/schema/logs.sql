@@ -23,20 +23,10 @@ CREATE TABLE logs (
     resource_attributes VARCHAR NOT NULL,
     frames VARCHAR,                        -- JSON array of stack frames (browser console messages)
     received_ns BIGINT NOT NULL,
-    -- Promoted attributes (schema.PROMOTED_ATTRIBUTES): the attribute, else the resource's, as text;
-    -- filled by the writer's INSERT from the JSON columns above.
-    attr_http_method VARCHAR,
-    attr_http_request_method VARCHAR,
-    attr_http_route VARCHAR,
-    attr_http_target VARCHAR,
-    attr_http_status_code VARCHAR,
-    attr_http_response_status_code VARCHAR,
-    attr_url_path VARCHAR,
-    attr_user_id VARCHAR,
-    attr_enduser_id VARCHAR,
-    attr_db_system VARCHAR,
-    attr_rpc_method VARCHAR,
-    attr_exception_type VARCHAR
+    -- Promoted attributes: one VARCHAR column per key of decode/records.py PROMOTED_ATTRIBUTES
+    -- (the attribute, else the resource's, as text), filled by the writer's INSERT from the JSON
+    -- columns above. store/schema.py puts them in place of this line:
+    -- @promoted_attributes
 );
 -- The logs of one trace (the trace view): an index lookup instead of a scan of every line's trace_id
 -- (~12 ms at 1M lines, ~120 ms at 10M, against the trace view's 10 ms target).

@@ -28,22 +28,12 @@ CREATE TABLE spans (
     events VARCHAR NOT NULL,               -- JSON array of {time_ns, name, attributes}
     links VARCHAR NOT NULL,                -- JSON array of {trace_id, span_id, trace_state, attributes}
     received_ns BIGINT NOT NULL,
-    -- Promoted attributes (schema.PROMOTED_ATTRIBUTES): the attribute, else the resource's, as text;
-    -- filled by the writer's INSERT from the JSON columns above.
-    attr_http_method VARCHAR,
-    attr_http_request_method VARCHAR,
-    attr_http_route VARCHAR,
-    attr_http_target VARCHAR,
-    attr_http_status_code VARCHAR,
-    attr_http_response_status_code VARCHAR,
-    attr_url_path VARCHAR,
-    attr_user_id VARCHAR,
-    attr_enduser_id VARCHAR,
-    attr_db_system VARCHAR,
-    attr_rpc_method VARCHAR,
-    attr_exception_type VARCHAR,
     -- A resent batch must not duplicate spans: inserts use INSERT OR IGNORE against this key.
-    PRIMARY KEY (trace_id, span_id)
+    PRIMARY KEY (trace_id, span_id),
+    -- Promoted attributes: one VARCHAR column per key of decode/records.py PROMOTED_ATTRIBUTES
+    -- (the attribute, else the resource's, as text), filled by the writer's INSERT from the JSON
+    -- columns above. store/schema.py puts them in place of this line:
+    -- @promoted_attributes
 );
 -- One trace by id: ~1 ms instead of a scan (the compound key above cannot serve a trace_id-only lookup).
 CREATE INDEX spans_by_trace ON spans (trace_id);

@@ -405,3 +405,16 @@ def test_info_without_a_database_yet(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert str(db) in result.stdout and "no database yet" in result.stdout
     assert not db.exists(), "info never creates the file"
+
+
+def test_a_bad_environment_value_does_not_break_help() -> None:
+    result = run_hl_local("serve", "--help", env=clean_env({"HL_LOCAL_PORT": "abc"}))
+    assert result.returncode == 0, result.stderr
+    assert "HL_LOCAL_PORT" in result.stdout  # each option names its variable
+
+
+def test_memory_and_db_flags_together_are_a_usage_error(tmp_path: Path) -> None:
+    db = tmp_path / "x.duckdb"
+    result = run_hl_local(*free_ports("--memory", "--db", str(db)))
+    assert result.returncode == 2
+    assert "--memory" in one_error_line(result) and not db.exists()

@@ -1,0 +1,161 @@
+"""Command-line options that can also come from the environment, declared once each.
+
+Every option `--some-name` is also read from `HL_LOCAL_SOME_NAME` when the flag is not given:
+flags win over the environment. Parsers get a default of None, and `resolve` fills each option
+in after parsing, so a bad environment value is a one-line error naming the variable, and never
+breaks `--help`. Options of the running server (`SERVER_OPTIONS`) become `Settings` fields of
+the same name; a command that runs a server (`serve`, `run`) adds them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hl_local.config import Settings, default_db_path
+
+
+class UsageError(Exception):
+    """A flag or environment value that cannot be used; the CLI prints it as one line, exit 2."""
+
+
+def env_name(flag: str) -> str:
+    return "HL_LOCAL_" + flag.lstrip("-").upper().replace("-", "_")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One `--flag` and its `HL_LOCAL_FLAG`.
+
+    `parse` turns text into the value (raising ValueError or argparse.ArgumentTypeError with what
+    is wanted); a `switch` takes no value (the environment says 1/true/yes/on); a `repeat` may be
+    given several times (the environment separates values with `separator`).
+    """
+
+    flag: str
+    help: str
+    parse: Callable[[str], Any] = str
+    default: Any = None
+    metavar: str | None = None
+    switch: bool = False
+    repeat: bool = False
+    separator: str = ","
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        if self.switch:
+            help_text = f"{self.help} [env {env_name(self.flag)}=1]"
+            parser.add_argument(self.flag, action="store_true", default=None, help=help_text)
+            return
+        parser.add_argument(
+            self.flag,
+            type=self.parse,
+            default=None,
+            metavar=self.metavar,
+            action="append" if self.repeat else "store",
+            help=f"{self.help} [env {env_name(self.flag)}]",
+        )
+
+    def from_env(self) -> Any:
+        """The value of this option's environment variable, or None when it is not set."""
+        name = env_name(self.flag)
+        text = os.environ.get(name)
+        if text is None:
+            return None
+        if self.switch:
+            return text.strip().lower() in ("1", "true", "yes", "on")
+        try:
+            if self.repeat:
+                return [self.parse(part.strip()) for part in text.split(self.separator) if part.strip()]
+            return self.parse(text)
+        except (ValueError, argparse.ArgumentTypeError) as exc:
+            raise UsageError(f"{name}={text!r}: {exc}") from None
+
+    def resolve(self, args: argparse.Namespace) -> None:
+        """Fill this option into `args`: the flag, else the environment, else the default."""
+        if getattr(args, self.dest, None) is not None:
+            return
+        value = self.from_env()
+        if value is None:
+            value = list(self.default or ()) if self.repeat else self.default
+        setattr(args, self.dest, value)
+
+
+def add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> None:
+    for option in options:
+        option.add_to(parser)
+
+
+def resolve(args: argparse.Namespace, options: Sequence[Option]) -> None:
+    for option in options:
+        option.resolve(args)
+
+
+# ---------------------------------------------------------------- value parsers
+
+
+def port(value: str) -> int:
+    """A TCP port: 0-65535 (the socket layer would raise OverflowError, with a traceback)."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port (0-65535; 0 picks a free one)")
+    return number
+
+
+def count(value: str) -> int:
+    """A whole number, at least 0."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number")
+    return number
+
+
+# ---------------------------------------------------------------- the server's options
+
+DB = Option("--db", f"the DuckDB file (default: {default_db_path()})", Path, metavar="PATH")
+MEMORY = Option("--memory", "keep everything in memory; nothing is written to disk", switch=True)
+
+SERVER_OPTIONS: list[Option] = [
+    Option("--host", "address to listen on (default 127.0.0.1; anything else exposes your telemetry)",
+           default="127.0.0.1"),
+    Option("--port", "UI, API, /public and OTLP/HTTP (default 8082; 0 picks a free port)", port, 8082),
+    Option("--otlp-http-port", "OTLP/HTTP (default 4318)", port, 4318),
+    Option("--otlp-grpc-port", "OTLP/gRPC (default 4317)", port, 4317),
+    Option("--max-pending-rows", "rows waiting for the writer before ingest answers 503 (default 500000)",
+           count, 500_000),
+    Option("--no-open", "do not open the UI in a browser", switch=True, default=False),
+    Option("--dev", "UI development: reload open pages when the UI bundle changes "
+           "(run `npm --prefix web run watch` beside it)", switch=True, default=False),
+]  # fmt: skip
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    add_options(parser, [DB, MEMORY, *SERVER_OPTIONS])
+
+
+def server_settings(args: argparse.Namespace) -> Settings:
+    """Settings from the parsed server options (flags, then HL_LOCAL_*, then defaults)."""
+    resolve(args, SERVER_OPTIONS)
+    if args.memory and args.db is not None:
+        raise UsageError("--memory keeps nothing and --db names a file: give one of them")
+    # Flags win over the environment, also across these two: `--db X` beats HL_LOCAL_MEMORY=1.
+    db: Path | None = args.db if args.db is not None else DB.from_env()
+    memory = bool(args.memory) if args.memory is not None else args.db is None and bool(MEMORY.from_env())
+    values = {option.dest: getattr(args, option.dest) for option in SERVER_OPTIONS}
+    open_browser = not values.pop("no_open")
+    return Settings(
+        db_path=db.expanduser() if db else None, memory=memory, open_browser=open_browser, **values
+    )

@@ -1,0 +1,41 @@
+"""`hl-local serve` (also `hl-local` with no verb): receive telemetry and serve the UI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import webbrowser
+from pathlib import Path
+
+from hl_local.cli.options import add_server_options, server_settings
+
+NAME = "serve"
+HELP = "receive telemetry and serve the UI (the default)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_server_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hl_local import runtime  # imported here so `--version` and `info` start fast
+
+    settings = server_settings(args)
+    if not settings.is_loopback:
+        print(f"hl-local: warning: listening on {settings.host}: anyone who can reach this machine "
+              "can read and send telemetry", file=sys.stderr)  # fmt: skip
+    runtime.run(settings, on_ready=open_browser if settings.open_browser else None)
+    return 0
+
+
+def open_browser(url: str) -> None:
+    # Only where a graphical browser can exist: webbrowser would otherwise start a console
+    # browser in this very terminal. And only once there is a UI to show (hl_local/static is
+    # built into the package with the web UI).
+    graphical = (
+        sys.platform in ("darwin", "win32") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+    has_ui = (Path(__file__).parent.parent / "static" / "index.html").exists()
+    if graphical and has_ui and sys.stdout.isatty():
+        webbrowser.open(url)

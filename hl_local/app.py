@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Litestar, Request, get
 from litestar.datastructures import State
-from litestar.exceptions import PermissionDeniedException
+from litestar.exceptions import LitestarDeprecationWarning, PermissionDeniedException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
@@ -15,32 +17,34 @@ from hl_local.config import LOOPBACK_HOSTS, Settings
 from hl_local.ingest.highlight import highlight_handlers
 from hl_local.ingest.otlp_http import otlp_http_router
 from hl_local.query import live, logs, sessions, suggest, traces
+from hl_local.query.common import API_ERRORS, answers
 from hl_local.query.errors import error_groups_router
+from hl_local.query.responses import Health, Stats
+from hl_local.query.structs import JsonTextSchema
 from hl_local.store.db import Store
 from hl_local.store.writer import Writer
 from hl_local.ui import ui_handlers
 
 
 @get("/health", sync_to_thread=False)
-def health() -> dict[str, Any]:
-    return {"status": "ok", "version": __version__}
+def health() -> Health:
+    return Health("ok", __version__)
 
 
-@get("/api/stats")
-async def stats(request: Request) -> dict[str, Any]:
+@get("/api/stats", exception_handlers=API_ERRORS, responses=answers())
+async def stats(request: Request[Any, Any, Any]) -> Stats:
     store: Store = request.app.state.store
     counts = await store.read(lambda cur: store.counts())
-    return {
-        **counts,
-        "pending_rows": request.app.state.writer.pending_rows,
-        "database": str(store.path) if store.path else ":memory:",
-    }
+    database = str(store.path) if store.path else ":memory:"
+    return Stats(**counts, pending_rows=request.app.state.writer.pending_rows, database=database)
 
 
-def _host_guard(allowed: set[str]) -> Any:
+def _host_guard(allowed: set[str]) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
     """Refuse API requests whose Host is not ours: a DNS-rebinding page cannot read telemetry."""
 
-    async def guard(request: Request) -> None:  # async: litestar would run a sync hook in a thread
+    async def guard(
+        request: Request[Any, Any, Any],
+    ) -> None:  # async: litestar would run a sync hook in a thread
         if not request.url.path.startswith("/api/"):
             return
         host = request.headers.get("host", "")
@@ -52,7 +56,20 @@ def _host_guard(allowed: set[str]) -> Any:
 
 
 def create_app(store: Store, writer: Writer, settings: Settings) -> Litestar:
-    allowed_hosts = {*LOOPBACK_HOSTS, settings.host}
+    state = State({"store": store, "writer": writer, "settings": settings})
+    return _litestar(state, {*LOOPBACK_HOSTS, settings.host})
+
+
+def openapi_document() -> dict[str, Any]:
+    """The document /api/schema/openapi.json serves, built without a store (tools/api_types.py)."""
+    with warnings.catch_warnings():
+        # litestar 2.25 deprecates the inferred parameter style every handler uses (a litestar 3
+        # migration); the server warns as usual, the document's builders need not fail on it
+        warnings.simplefilter("ignore", LitestarDeprecationWarning)
+        return _litestar(State(), set(LOOPBACK_HOSTS)).openapi_schema.to_schema()
+
+
+def _litestar(state: State, allowed_hosts: set[str]) -> Litestar:
     return Litestar(
         route_handlers=[
             health,
@@ -67,8 +84,9 @@ def create_app(store: Store, writer: Writer, settings: Settings) -> Litestar:
             live.live,
             *ui_handlers,
         ],
-        state=State({"store": store, "writer": writer, "settings": settings}),
+        state=state,
         before_request=_host_guard(allowed_hosts),
+        plugins=[JsonTextSchema()],  # JSON text columns: described as the JSON they hold
         # JSON only: litestar's browsable pages load scripts from CDNs, and hl-local makes no
         # outbound connection, not even through the user's browser.
         openapi_config=OpenAPIConfig(

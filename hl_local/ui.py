@@ -79,7 +79,7 @@ def _read(path: Path) -> _File:
     return cached
 
 
-def _answer(request: Request, path: Path, media_type: str) -> Response[bytes]:
+def _answer(request: Request[Any, Any, Any], path: Path, media_type: str) -> Response[bytes]:
     file = _read(path)
     headers = {**SECURITY_HEADERS, "cache-control": "no-cache", "etag": file.etag}
     if file.etag in request.headers.get("if-none-match", ""):
@@ -88,7 +88,7 @@ def _answer(request: Request, path: Path, media_type: str) -> Response[bytes]:
 
 
 @get(CLIENT_ROUTES, include_in_schema=False)
-async def index(request: Request) -> Response[bytes]:
+async def index(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Every client-side route gets the same page; the app reads the path and the query."""
     page = STATIC_DIR / "index.html"
     if not page.exists():
@@ -98,7 +98,7 @@ async def index(request: Request) -> Response[bytes]:
 
 
 @get("/static/{name:path}", include_in_schema=False)
-async def asset(request: Request, name: str) -> Response[bytes]:
+async def asset(request: Request[Any, Any, Any], name: str) -> Response[bytes]:
     path = (STATIC_DIR / name.lstrip("/")).resolve()
     if not path.is_relative_to(STATIC_DIR.resolve()) or not path.is_file():
         raise NotFoundException(f"no such file: /static/{name.lstrip('/')}")

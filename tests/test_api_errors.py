@@ -4,13 +4,13 @@ every recorded OTLP client capture (backend errors with traces and logs) and the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.api_schema import conforms
 from tests.conftest import Server, start_server
 from tests.test_highlight_replay import Capture, send_all
 from tests.test_otlp_fixtures import FOLDERS, load_requests, replay
@@ -32,9 +32,11 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def get(server: Server, path: str, status: int = 200, **params: Any) -> Json:
+    """GET `path`, expecting `status` and an answer that is what the OpenAPI document says."""
     reply = httpx.get(server.ui_url + path, params=params, timeout=10)
     assert reply.status_code == status, (path, params, reply.text)
-    return reply.json()
+    body: Json = conforms(reply)
+    return body
 
 
 def groups(server: Server, **params: Any) -> list[Json]:
@@ -150,7 +152,8 @@ def test_group_detail_occurrence_paging(seeded: Server) -> None:
     (group,) = groups(seeded, query="type=KeyError")
     full = get(seeded, f"/api/error-groups/{group['group_id']}", limit=1000)
     assert full["next_cursor"] is None and len(full["occurrences_latest"]) == group["occurrences"] == 5
-    assert json.loads(full["frames"])[0]["file"]  # stored JSON text, as before
+    assert full["frames"][0]["file"]  # JSON (JSON text inside a string before issue 10)
+    assert all(isinstance(o["frames"], list) and o["frames"] for o in full["occurrences_latest"])
     latest = full["occurrences_latest"]
     assert [o["time_ns"] for o in latest] == sorted((o["time_ns"] for o in latest), reverse=True)
     paged = all_pages(seeded, f"/api/error-groups/{group['group_id']}", "occurrences_latest", limit=2)
@@ -174,7 +177,7 @@ def test_browser_error_occurrence(seeded: Server) -> None:
         assert detail["trace_id"] is None
         around = detail["logs_around"]
         assert 0 < len(around) <= 100
-        assert all(log["session_id"] == detail["session_id"] for log in around)
+        assert all(log["linked_session_id"] == detail["session_id"] for log in around)
         assert all(abs(log["time_ns"] - detail["time_ns"]) <= 60_000_000_000 for log in around)
         assert [log["time_ns"] for log in around] == sorted(log["time_ns"] for log in around)
         assert "hello from console.log" in {log["body"] for log in around}

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api_schema import conforms
 from tests.conftest import Server, start_server
 
 T0 = 1_700_000_000_000_000_000  # ns
@@ -175,8 +176,11 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def api(server: Server, path: str, **params: Any) -> httpx.Response:
+    """GET `path`; every answer, errors included, must be what the OpenAPI document says."""
     client = _clients.get(server.ui_url) or _clients.setdefault(server.ui_url, httpx.Client(timeout=30))
-    return client.get(f"{server.ui_url}{path}", params=params)
+    reply = client.get(f"{server.ui_url}{path}", params=params)
+    conforms(reply)
+    return reply
 
 
 def ok(server: Server, path: str, **params: Any) -> dict[str, Any]:

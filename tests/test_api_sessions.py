@@ -21,6 +21,7 @@ import duckdb
 import httpx
 import pytest
 
+from tests.api_schema import conforms
 from tests.conftest import Server, start_server
 from tests.test_highlight_replay import T0, Capture, clicks, push_body, sdk_payload, send_all
 
@@ -67,7 +68,10 @@ class Seeded:
     defaults_id: str
 
     def get(self, path: str, **params: Any) -> httpx.Response:
-        return httpx.get(f"{self.server.ui_url}{path}", params=params, timeout=30)
+        """GET `path`; every answer, errors included, must be what the OpenAPI document says."""
+        reply = httpx.get(f"{self.server.ui_url}{path}", params=params, timeout=30)
+        conforms(reply)
+        return reply
 
     def json(self, path: str, **params: Any) -> Any:
         reply = self.get(path, **params)

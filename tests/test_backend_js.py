@@ -176,7 +176,7 @@ def test_highlight_node_sdk_errors_levels_and_session_links(server: Server, node
         assert (group["occurrences"], group["state"], group["affected_sessions"]) == (1, "open", sessions)
     detail = api(server, "GET", f"/api/error-groups/{groups['card declined']['group_id']}").json()
     assert [o["session_id"] for o in detail["occurrences_latest"]] == [NODE_SESSION]
-    assert json.loads(detail["frames"])[0]["function"] == "chargeCard"
+    assert detail["frames"][0]["function"] == "chargeCard"
     server.stop()
 
     spans = by(rows(server, "SELECT * FROM linked_spans"), "name")
@@ -544,7 +544,7 @@ def test_grouping_and_group_state(server: Server, python_client: PythonClient) -
         "shared site: first",
         "shared site: second",
     }
-    assert json.loads(detail["frames"])[0]["line"] == marked_line(THIS_FILE, "site-shared")
+    assert detail["frames"][0]["line"] == marked_line(THIS_FILE, "site-shared")
     # a different raise site and a different message: a group of its own
     recorded(client, "other", raise_elsewhere, "somewhere else")
     groups = groups_by_title(server)

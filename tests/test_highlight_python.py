@@ -134,9 +134,9 @@ def marked_lines(path: Path) -> dict[str, int]:
     return found
 
 
-def frame(frames_json: object, index: int) -> tuple[object, object, object]:
-    """(file, line, function) of frame `index` of a stored frames column."""
-    item = json.loads(str(frames_json))[index]
+def frame(frames: object, index: int) -> tuple[object, object, object]:
+    """(file, line, function) of frame `index` of a stored frames column (JSON text) or of the API's."""
+    item = (frames if isinstance(frames, list) else json.loads(str(frames)))[index]
     return item["file"], item["line"], item["function"]
 
 

@@ -174,6 +174,8 @@ def test_the_ui_replays_a_recorded_session(
     shoot(ui, "errors")
     ui.goto(f"{server.ui_url}/errors/{error['group_id']}")
     ui.get_by_text("ui uncaught boom").first.wait_for(timeout=WAIT_S * 1000)
+    # the selected occurrence, with the console lines around it (its session's)
+    ui.get_by_label("Occurrence").get_by_text("ui test warning").wait_for(timeout=WAIT_S * 1000)
     shoot(ui, "error-group")
     ui.goto(f"{server.ui_url}/logs")
     ui.get_by_text("ui test warning").first.wait_for(timeout=WAIT_S * 1000)

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.api_schema import check, document, schema_of
 from tests.conftest import Server, start_server, trace_batch
 
 ROOT = Path(__file__).parent.parent
@@ -74,6 +75,9 @@ def test_the_live_stream_names_what_was_stored(server: Server) -> None:
                 break
             assert time.monotonic() < deadline, "no change event after a stored span"
         assert event is not None and "traces" in event["topics"], event
+    doc = document(server.ui_url)  # each change's data is the document's LiveChange
+    media_type, schema = schema_of(doc, "GET", "/api/live", 200)
+    assert media_type == "text/event-stream" and check(event, schema, doc) == []
 
 
 def test_a_stop_is_not_held_back_by_an_open_live_stream(server: Server) -> None:

@@ -1,4 +1,4 @@
-"""What every list endpoint shares: time ranges, limits, opaque cursors, search → SQL, rows → JSON.
+"""What every endpoint shares: time ranges, limits, opaque cursors, search → SQL, rows → Structs, errors.
 
 Lists are newest first. A cursor is the sort key of the last item returned, base64url-encoded
 JSON: the next page asks for what sorts strictly after it, so pages never skip or repeat a row
@@ -9,31 +9,71 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 
 import duckdb
 import msgspec
+from litestar import Request, Response
 from litestar.exceptions import HTTPException
-from litestar.params import Parameter
+from litestar.openapi import ResponseSpec
+from litestar.params import QueryParameter
+from litestar.types import ExceptionHandlersMap
 
-from hl_local.query.compile import compile_search
+from hl_local.query.compile import Signal, compile_search
+from hl_local.query.responses import ErrorBody, ParameterProblem, SearchErrorAt
 from hl_local.query.search import SearchSyntaxError
+from hl_local.query.structs import structs
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 
+T = TypeVar("T")
+S = TypeVar("S", bound=msgspec.Struct)
+
 # `query` is a name litestar reserves (the query-string mapping): the parameter is renamed in Python only.
-Query = Annotated[str | None, Parameter(query="query")]
+Query = Annotated[str | None, QueryParameter(name="query")]
 
 
 class BadRequest(HTTPException):
     status_code = 400
 
 
-def bad_request(message: str, **extra: Any) -> BadRequest:
-    return BadRequest(detail=message, extra=extra or None)
+def bad_request(message: str, at: SearchErrorAt | None = None) -> BadRequest:
+    extra = {"position": at.position, "expected": at.expected} if at is not None else None
+    return BadRequest(detail=message, extra=extra)
+
+
+_WHEN = {
+    400: "a parameter or the query is not valid: `detail` says why (`extra` where, for a query)",
+    403: "the request's Host is not this server's (a DNS-rebinding guard)",
+    404: "there is no such item",
+}
+
+
+def answers(*codes: int) -> dict[int, ResponseSpec]:
+    """The error answers of an /api handler (403 for every one), for the OpenAPI document: ErrorBody."""
+    return {
+        code: ResponseSpec(ErrorBody, description=_WHEN[code], generate_examples=False)
+        for code in sorted({403, *codes})
+    }
+
+
+_extra_types = SearchErrorAt | list[ParameterProblem] | None
+
+
+def error_body(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+    """Every HTTP error under /api as one ErrorBody (what litestar answers, typed)."""
+    try:
+        extra = msgspec.convert(exc.extra, _extra_types)
+    except msgspec.ValidationError:  # an `extra` of another shape: the detail still says what happened
+        extra = None
+    body = ErrorBody(exc.status_code, exc.detail, extra)
+    return Response(body, status_code=exc.status_code, headers=exc.headers)
+
+
+API_ERRORS: ExceptionHandlersMap = {HTTPException: error_body}  # of every /api router
 
 
 def limit_of(limit: int | None) -> int:
@@ -64,14 +104,15 @@ def time_range(start: str | None, end: str | None) -> tuple[int | None, int | No
     return start_ns, end_ns
 
 
-def search_sql(query: str | None, signal: str) -> tuple[str, list[Any]]:
+def search_sql(query: str | None, signal: Signal) -> tuple[str, list[Any]]:
     """The WHERE clause for `query`; a syntax error is a 400 that says where and what was expected."""
     try:
-        return compile_search(query or "", signal)
+        where, params = compile_search(query or "", signal)
     except SearchSyntaxError as exc:
-        raise bad_request(str(exc), position=exc.position, expected=exc.expected) from None
+        raise bad_request(str(exc), SearchErrorAt(exc.position, exc.expected)) from None
     except ValueError as exc:
         raise bad_request(str(exc)) from None
+    return where, list(params)
 
 
 def encode_cursor(key: tuple[Any, ...]) -> str:
@@ -90,23 +131,36 @@ def decode_cursor(cursor: str | None, size: int) -> tuple[Any, ...] | None:
     return tuple(key)
 
 
-def rows(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+def execute(
+    cur: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object]
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """(column names, rows) of `sql`; a search DuckDB cannot run is a 400."""
     try:
         result = cur.execute(sql, params)
     except duckdb.InvalidInputException as exc:  # e.g. a /regex/ RE2 cannot compile
         raise bad_request(f"the query cannot run: {str(exc).splitlines()[0]}") from None
-    names = [d[0] for d in result.description]
-    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+    return [d[0] for d in result.description], result.fetchall()
+
+
+def fetch(cur: duckdb.DuckDBPyConnection, cls: type[S], sql: str, params: Sequence[object]) -> list[S]:
+    """The rows of `sql` as `cls` Structs: its SELECT names the Struct's fields, in order."""
+    return structs(cls, *execute(cur, sql, params))
+
+
+def rows(cur: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object]) -> list[dict[str, Any]]:
+    """The rows of `sql` as dicts, for reading a few values (not for answers: those are Structs)."""
+    names, found = execute(cur, sql, params)
+    return [dict(zip(names, row, strict=True)) for row in found]
 
 
 def newest_first(
     cur: duckdb.DuckDBPyConnection,
     table: str,
     column: str,
-    fetch: Callable[[str, list[Any]], list[dict[str, Any]]],
+    fetch: Callable[[str, list[Any]], list[T]],
     want: int,
     bounds: tuple[int | None, ...],
-) -> list[dict[str, Any]]:
+) -> list[T]:
     """A newest-first page, looked for among the newest rows first, in growing windows.
 
     `fetch(condition, params)` runs the page's query with one more condition; `bounds` are the
@@ -162,31 +216,24 @@ def sessions_of_traces(cur: duckdb.DuckDBPyConnection, trace_ids: Iterable[str])
     return {trace_id: session_id for trace_id, session_id in found if session_id is not None}
 
 
-def link_sessions(cur: duckdb.DuckDBPyConnection, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Set each row's `linked_session_id` as the linked_* views do: its own session, else its trace's."""
-    found = sessions_of_traces(cur, (row["trace_id"] for row in items if row["session_id"] is None))
-    for row in items:
-        own = row["session_id"]
-        row["linked_session_id"] = own if own is not None else found.get(row["trace_id"])
+class Linkable(Protocol):
+    """A row that belongs to a session directly or through its trace (log lines, spans)."""
+
+    trace_id: str
+    session_id: str | None
+    linked_session_id: str | None
+
+
+L = TypeVar("L", bound=Linkable)
+
+
+def link_sessions(cur: duckdb.DuckDBPyConnection, items: list[L]) -> list[L]:
+    """Set each item's `linked_session_id` as the linked_* views do: its own session, else its trace's."""
+    found = sessions_of_traces(cur, (item.trace_id for item in items if item.session_id is None))
+    for item in items:
+        own = item.session_id
+        item.linked_session_id = own if own is not None else found.get(item.trace_id)
     return items
-
-
-def json_value(text: Any) -> Any:
-    """A JSON text column as its value; text that is not JSON (or NULL) is returned as it is."""
-    if not isinstance(text, str):
-        return text
-    try:
-        return msgspec.json.decode(text)
-    except msgspec.DecodeError:
-        return text
-
-
-def with_json(item: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
-    """`item` with its JSON text `columns` parsed, for the response."""
-    for column in columns:
-        if column in item:
-            item[column] = json_value(item[column])
-    return item
 
 
 def time_where(column: str, start_ns: int | None, end_ns: int | None) -> tuple[str, list[Any]]:
@@ -243,7 +290,7 @@ class Listing:
 
 
 def listing(
-    signal: str,
+    signal: Signal,
     query: str | None,
     start: str | None,
     end: str | None,
@@ -264,10 +311,9 @@ def listing(
     )
 
 
-def page(
-    items: list[dict[str, Any]], limit: int, key: Callable[[dict[str, Any]], tuple[Any, ...]]
-) -> dict[str, Any]:
-    """`items` holds up to limit + 1 rows: the extra one only says that there is a next page."""
+def page(items: list[T], limit: int, key: Callable[[T], tuple[Any, ...]]) -> tuple[list[T], str | None]:
+    """(the page, the next page's cursor): `items` holds up to limit + 1 rows, the extra one only says
+    that there is a next page."""
     more = len(items) > limit
     items = items[:limit]
-    return {"items": items, "next_cursor": encode_cursor(key(items[-1])) if more else None}
+    return items, encode_cursor(key(items[-1])) if more else None

@@ -46,7 +46,6 @@ from hl_local.query.search import (
     Or,
     SearchSyntaxError,
     Term,
-    Value,
     ValueGroup,
     parse_search,
 )
@@ -312,7 +311,8 @@ class _Compiler:
         sql = lookups[0] if len(lookups) == 1 else f"coalesce({', '.join(lookups)})"
         return _Target(key, sql, (path,) * len(lookups), "text", 1)
 
-    def _values(self, target: _Target, op: str, value: ValueGroup | Value) -> str:
+    def _values(self, target: _Target, op: str, value: ValueGroup | Node) -> str:
+        # A value group's And/Or/Not hold Values (Terms at the leaves), though typed as holding Nodes.
         match value:
             case ValueGroup(item):
                 return self._values(target, op, item)

@@ -15,30 +15,40 @@ open on that side, and the sparkline spans the matching errors' own first and la
 
 from __future__ import annotations
 
-import json
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, TypeVar
 
 import duckdb
-import msgspec
 from litestar import Request, Router, get, patch
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from hl_local.decode.records import Batch, ErrorGroupState
 from hl_local.query.common import (
+    API_ERRORS,
+    answers,
     bad_request,
     decode_cursor,
     encode_cursor,
+    fetch,
     limit_of,
-    rows,
     search_sql,
     sessions_of_traces,
     time_range,
 )
+from hl_local.query.logs import LOG_COLUMNS
+from hl_local.query.responses import (
+    ErrorDetail,
+    ErrorGroup,
+    ErrorGroupDetail,
+    ErrorGroupPage,
+    LogLine,
+    Occurrence,
+    State,
+    StateChange,
+    StateChanged,
+)
 from hl_local.store.db import Store
-
-State = Literal["open", "resolved", "ignored"]
 
 DEFAULT_BUCKETS, MAX_BUCKETS = 24, 500
 DEFAULT_OCCURRENCES = 20
@@ -49,19 +59,7 @@ _GROUP_COLUMNS = (
     "g.group_id, g.title, g.type, g.source, g.service_name, g.first_seen_ns, g.last_seen_ns, g.occurrences, "
     "g.state, g.state_changed_ns"
 )
-_OCCURRENCE_COLUMNS = (
-    "error_id, group_id, time_ns, source, type, message, stack, frames, url, error_source, line_number, "
-    "column_number, service_name, service_version, environment, session_id, request_id, trace_id, span_id, "
-    "payload"
-)
-_LOG_COLUMNS = (
-    "time_ns, level, severity_text, severity_number, body, service_name, source, trace_id, span_id, "
-    "linked_session_id AS session_id, attributes"
-)
-
-
-class StateChange(msgspec.Struct, forbid_unknown_fields=True):
-    state: State
+_OCCURRENCE_COLUMNS = ", ".join(Occurrence.__struct_fields__)
 
 
 def _affected_sessions(cur: duckdb.DuckDBPyConnection, group_ids: list[str]) -> dict[str, int]:
@@ -90,12 +88,15 @@ def _affected_sessions(cur: duckdb.DuckDBPyConnection, group_ids: list[str]) -> 
     return counts
 
 
-def _link_occurrences(cur: duckdb.DuckDBPyConnection, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+OccurrenceT = TypeVar("OccurrenceT", bound=Occurrence)
+
+
+def _link_occurrences(cur: duckdb.DuckDBPyConnection, items: list[OccurrenceT]) -> list[OccurrenceT]:
     """Each occurrence's `session_id` as `linked_errors` gives it: its own, else its trace's."""
-    linked = sessions_of_traces(cur, (row["trace_id"] for row in items if row["session_id"] is None))
-    for row in items:
-        if row["session_id"] is None:
-            row["session_id"] = linked.get(row["trace_id"])
+    linked = sessions_of_traces(cur, (o.trace_id for o in items if o.session_id is None and o.trace_id))
+    for o in items:
+        if o.session_id is None and o.trace_id:
+            o.session_id = linked.get(o.trace_id)
     return items
 
 
@@ -110,32 +111,18 @@ def _range_sql(start_ns: int | None, end_ns: int | None) -> tuple[str, list[Any]
     return " AND ".join(parts), params
 
 
-def _json(text: str | None) -> Any:
-    """JSON text as its value; text that is not JSON stays text."""
-    if text is None or text == "":
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _occurrence(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "frames": _json(row["frames"]) or [], "payload": _json(row["payload"])}
-
-
-@get("/error-groups")
+@get("/error-groups", responses=answers(400))
 async def list_groups(
-    request: Request,
-    group_state: Annotated[State | None, Parameter(query="state")] = None,  # `state` is litestar's name
-    search: Annotated[str | None, Parameter(query="query")] = None,  # `query` is litestar's name too
+    request: Request[Any, Any, Any],
+    group_state: Annotated[State | None, QueryParameter(name="state")] = None,  # `state` is litestar's name
+    search: Annotated[str | None, QueryParameter(name="query")] = None,  # `query` is litestar's name too
     start: str | None = None,
     end: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
     buckets: int = DEFAULT_BUCKETS,
-) -> dict[str, Any]:
-    """`{"items": [...], "next_cursor": str | null, "start_ns", "end_ns", "bucket_ns", "error_groups"}`.
+) -> ErrorGroupPage:
+    """A page of groups with `start_ns`, `end_ns` and `bucket_ns`, the sparklines' buckets.
 
     `error_groups` is the same list as `items` (its older name). Each item: the group's fields
     (`occurrences` is the group's total), `affected_sessions`, `range_occurrences` (its errors in the
@@ -163,22 +150,23 @@ async def list_groups(
     page_where = " AND ".join(page_filters) or "TRUE"
     store: Store = request.app.state.store
 
-    def read(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-        groups = rows(
+    def read(cur: duckdb.DuckDBPyConnection) -> ErrorGroupPage:
+        groups = fetch(
             cur,
+            ErrorGroup,
             f"WITH matched AS ({matched}), "
             "counts AS (SELECT group_id, count(*) AS range_occurrences, min(time_ns) AS first_ns, "
             "max(time_ns) AS last_ns FROM matched GROUP BY group_id) "
-            f"SELECT {_GROUP_COLUMNS}, NULL AS affected_sessions, c.range_occurrences "
+            f"SELECT {_GROUP_COLUMNS}, NULL AS affected_sessions, c.range_occurrences, NULL AS sparkline "
             f"FROM error_groups AS g JOIN counts AS c ON c.group_id = g.group_id WHERE {page_where} "
             "ORDER BY g.last_seen_ns DESC, g.group_id DESC LIMIT ?",
             [*matched_params, *page_params, size + 1],
         )
         more = len(groups) > size
         groups = groups[:size]
-        affected = _affected_sessions(cur, [g["group_id"] for g in groups])  # of the page only
+        affected = _affected_sessions(cur, [g.group_id for g in groups])  # of the page only
         for g in groups:
-            g["affected_sessions"] = affected[g["group_id"]]
+            g.affected_sessions = affected[g.group_id]
         # The sparkline's range: as asked, else the matching errors' own (of every group, not the page,
         # so that all pages share their buckets).
         lo, hi = start_ns, end_ns
@@ -189,8 +177,10 @@ async def list_groups(
             lo = lo if lo is not None else (first if first is not None else hi or 0)
             hi = hi if hi is not None else (last + 1 if last is not None else lo + 1)
         width = max(1, -(-(hi - lo) // buckets))
-        lines = {g["group_id"]: [0] * buckets for g in groups}
+        for g in groups:
+            g.sparkline = [0] * buckets
         if groups:
+            lines = {g.group_id: g.sparkline for g in groups}
             counts = cur.execute(
                 f"SELECT group_id, least(greatest((time_ns - ?) // ?, 0), ?) AS bucket, count(*) "
                 f"FROM ({matched}) WHERE group_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL",
@@ -198,66 +188,58 @@ async def list_groups(
             ).fetchall()
             for group_id, bucket, count in counts:
                 lines[group_id][bucket] = count
-        items = [{**g, "sparkline": lines[g["group_id"]]} for g in groups]
-        last = items[-1] if items else None
-        return {
-            "items": items,
-            "next_cursor": encode_cursor((last["last_seen_ns"], last["group_id"])) if more and last else None,
-            "start_ns": lo,
-            "end_ns": hi,
-            "bucket_ns": width,
-            "error_groups": items,
-        }
+        last = groups[-1] if groups else None
+        next_cursor = encode_cursor((last.last_seen_ns, last.group_id)) if more and last else None
+        return ErrorGroupPage(groups, next_cursor, lo, hi, width, groups)
 
     return await store.read(read)
 
 
-@get("/error-groups/{group_id:str}")
+@get("/error-groups/{group_id:str}", responses=answers(400, 404))
 async def one_group(
-    request: Request, group_id: str, limit: int | None = None, cursor: str | None = None
-) -> dict[str, Any]:
+    request: Request[Any, Any, Any], group_id: str, limit: int | None = None, cursor: str | None = None
+) -> ErrorGroupDetail:
     """The group, `stack`, `frames`, `affected_sessions`, and a page of its occurrences, newest first:
-    `occurrences_latest` (`limit`, default 20) and `next_cursor`. `frames` and `payload` are the stored
-    JSON text here, as this endpoint always gave them; `/api/errors/{error_id}` parses them."""
+    `occurrences_latest` (`limit`, default 20) and `next_cursor`."""
     size = limit_of(limit if limit is not None else DEFAULT_OCCURRENCES)
     after = decode_cursor(cursor, 2)
     if after is not None and not (isinstance(after[0], int) and isinstance(after[1], str)):
         raise bad_request("cursor is not one this server gave out")
     store: Store = request.app.state.store
 
-    def read(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-        groups = rows(
+    def read(cur: duckdb.DuckDBPyConnection) -> ErrorGroupDetail:
+        groups = fetch(
             cur,
-            f"SELECT {_GROUP_COLUMNS}, g.stack, g.frames, NULL AS affected_sessions "
-            "FROM error_groups AS g WHERE g.group_id = ?",
+            ErrorGroupDetail,
+            f"SELECT {_GROUP_COLUMNS}, g.stack, g.frames, NULL AS affected_sessions, "
+            "NULL AS occurrences_latest, NULL AS next_cursor FROM error_groups AS g WHERE g.group_id = ?",
             [group_id],
         )
         if not groups:
             raise NotFoundException(f"no error group {group_id!r}")
-        groups[0]["affected_sessions"] = _affected_sessions(cur, [group_id])[group_id]
+        group = groups[0]
+        group.affected_sessions = _affected_sessions(cur, [group_id])[group_id]
         page_where, params = ("AND (time_ns, error_id) < (?, ?)", list(after)) if after else ("", [])
-        page = rows(
+        page = fetch(
             cur,
+            Occurrence,
             f"SELECT {_OCCURRENCE_COLUMNS} FROM errors WHERE group_id = ? {page_where} "
             "ORDER BY time_ns DESC, error_id DESC LIMIT ?",
             [group_id, *params, size + 1],
         )
-        page = _link_occurrences(cur, page)
         more = len(page) > size
-        page = page[:size]
-        next_cursor = encode_cursor((page[-1]["time_ns"], page[-1]["error_id"])) if more else None
-        return {**groups[0], "occurrences_latest": page, "next_cursor": next_cursor}
+        group.occurrences_latest = _link_occurrences(cur, page[:size])
+        last = group.occurrences_latest[-1] if more else None
+        group.next_cursor = encode_cursor((last.time_ns, last.error_id)) if last else None
+        return group
 
     return await store.read(read)
 
 
-@patch("/error-groups/{group_id:str}")
-async def change_state(request: Request, group_id: str) -> dict[str, Any]:
+@patch("/error-groups/{group_id:str}", responses=answers(400, 404))
+async def change_state(request: Request[Any, Any, Any], group_id: str, data: StateChange) -> StateChanged:
     """`{"state": "open" | "resolved" | "ignored"}`; the writer applies it like any write."""
-    try:
-        change = msgspec.json.decode(await request.body(), type=StateChange)
-    except msgspec.DecodeError as exc:
-        raise _bad_request(f'body must be {{"state": "open" | "resolved" | "ignored"}}: {exc}') from None
+    change = data
     store: Store = request.app.state.store
     exists = await store.read(
         lambda cur: cur.execute("SELECT count(*) FROM error_groups WHERE group_id = ?", [group_id]).fetchall()
@@ -267,60 +249,58 @@ async def change_state(request: Request, group_id: str) -> dict[str, Any]:
     await request.app.state.writer.write(
         Batch(error_group_states=[ErrorGroupState(group_id, change.state, time.time_ns())])
     )
-    return {"group_id": group_id, "state": change.state}
+    return StateChanged(group_id, change.state)
 
 
-def _bad_request(message: str) -> Exception:
-    from litestar.exceptions import ValidationException
-
-    return ValidationException(message)
-
-
-@get("/errors/{error_id:str}")
-async def one_error(request: Request, error_id: str) -> dict[str, Any]:
+@get("/errors/{error_id:str}", responses=answers(400, 404))
+async def one_error(request: Request[Any, Any, Any], error_id: str) -> ErrorDetail:
     """One occurrence: its columns with `frames` and `payload` parsed, `group_title`,
     `session_offset_ms` (its time after the session's first recorded event, when it has a session with
     events) and `logs_around`: the logs of its trace, else of its session within ±60 s, at most 100,
     the closest to the error, in time order."""
     store: Store = request.app.state.store
 
-    def read(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-        found = rows(
+    def read(cur: duckdb.DuckDBPyConnection) -> ErrorDetail:
+        found = fetch(
             cur,
-            f"SELECT {_OCCURRENCE_COLUMNS}, (SELECT title FROM error_groups AS g "
-            "WHERE g.group_id = e.group_id) AS group_title FROM errors AS e WHERE error_id = ?",
+            ErrorDetail,
+            f"SELECT {_OCCURRENCE_COLUMNS}, "
+            "(SELECT title FROM error_groups AS g WHERE g.group_id = e.group_id) AS group_title, "
+            "NULL AS session_offset_ms, NULL AS logs_around FROM errors AS e WHERE error_id = ?",
             [error_id],
         )
-        found = _link_occurrences(cur, found)
         if not found:
             raise NotFoundException(f"no error {error_id!r}")
-        error = _occurrence(found[0])
-        at, session_id, trace_id = error["time_ns"], error["session_id"], error["trace_id"]
-        offset = None
+        [error] = _link_occurrences(cur, found)
+        at, session_id, trace_id = error.time_ns, error.session_id, error.trace_id
         if session_id:
             first = cur.execute(
                 "SELECT first_event_ms FROM session_summaries WHERE session_id = ?", [session_id]
             ).fetchall()
             if first and first[0][0] is not None:
-                offset = at // 1_000_000 - first[0][0]
-        logs: list[dict[str, Any]] = []
+                error.session_offset_ms = at // 1_000_000 - first[0][0]
+        logs: list[LogLine] = []
         closest = f"ORDER BY abs(time_ns - ?) LIMIT {LOGS_AROUND_LIMIT}"
         if trace_id:
-            logs = rows(
-                cur, f"SELECT {_LOG_COLUMNS} FROM linked_logs WHERE trace_id = ? {closest}", [trace_id, at]
-            )
+            sql = f"SELECT {LOG_COLUMNS} FROM linked_logs WHERE trace_id = ? {closest}"
+            logs = fetch(cur, LogLine, sql, [trace_id, at])
         if not logs and session_id:
-            logs = rows(
-                cur,
-                f"SELECT {_LOG_COLUMNS} FROM linked_logs WHERE linked_session_id = ? "
-                f"AND time_ns BETWEEN ? AND ? {closest}",
-                [session_id, at - LOGS_AROUND_WINDOW_NS, at + LOGS_AROUND_WINDOW_NS, at],
+            sql = (
+                f"SELECT {LOG_COLUMNS} FROM linked_logs WHERE linked_session_id = ? "
+                f"AND time_ns BETWEEN ? AND ? {closest}"
             )
-        logs.sort(key=lambda log: log["time_ns"])
-        around = [{**log, "attributes": _json(log["attributes"])} for log in logs]
-        return {**error, "session_offset_ms": offset, "logs_around": around}
+            logs = fetch(
+                cur, LogLine, sql, [session_id, at - LOGS_AROUND_WINDOW_NS, at + LOGS_AROUND_WINDOW_NS, at]
+            )
+        logs.sort(key=lambda log: log.time_ns)
+        error.logs_around = logs
+        return error
 
     return await store.read(read)
 
 
-error_groups_router = Router(path="/api", route_handlers=[list_groups, one_group, change_state, one_error])
+error_groups_router = Router(
+    path="/api",
+    route_handlers=[list_groups, one_group, change_state, one_error],
+    exception_handlers=API_ERRORS,
+)

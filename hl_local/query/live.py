@@ -8,17 +8,21 @@ counters a few times a second and names the topics that moved. Pages refetch wha
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
+from typing import Any
 
+import msgspec
 from litestar import Request, get
+from litestar.openapi import ResponseSpec
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
+from hl_local.query.common import API_ERRORS, answers
+from hl_local.query.responses import LiveChange, Topic
 from hl_local.store.writer import Writer
 
 TICK_S = 0.5
 KEEPALIVE_S = 15.0
-TOPICS = {  # row kinds (decode/records.py KINDS) → what the UI shows
+TOPICS: dict[Topic, tuple[str, ...]] = {  # row kinds (decode/records.py KINDS) → what the UI shows
     "sessions": ("session_inits", "session_identities", "session_properties", "replay_chunks",
                  "session_events", "session_feedback"),
     "errors": ("errors", "error_groups", "error_group_states"),
@@ -28,12 +32,21 @@ TOPICS = {  # row kinds (decode/records.py KINDS) → what the UI shows
 }  # fmt: skip
 
 
-def _moved(before: dict[str, int], now: dict[str, int]) -> list[str]:
+def _moved(before: dict[str, int], now: dict[str, int]) -> list[Topic]:
     return [topic for topic, kinds in TOPICS.items() if any(now.get(k, 0) != before.get(k, 0) for k in kinds)]
 
 
-@get("/api/live", include_in_schema=False)
-async def live(request: Request) -> ServerSentEvent:
+_STREAM = ResponseSpec(
+    LiveChange,
+    media_type="text/event-stream",
+    description="server-sent events: `hello` first, `change` with a LiveChange as its data whenever "
+    "something new was stored, `reload` (`hl-local --dev`) when the UI bundle was rebuilt",
+    generate_examples=False,
+)
+
+
+@get("/api/live", responses={200: _STREAM, **answers()}, exception_handlers=API_ERRORS)
+async def live(request: Request[Any, Any, Any]) -> ServerSentEvent:
     """`event: change` with `{"topics": [...]}` whenever something new was stored; with `--dev`,
     `event: reload` when the UI bundle was rebuilt."""
     writer: Writer = request.app.state.writer
@@ -54,7 +67,9 @@ async def live(request: Request) -> ServerSentEvent:
             seen = now
             if topics:
                 quiet = 0.0
-                yield ServerSentEventMessage(event="change", data=json.dumps({"topics": topics}))
+                yield ServerSentEventMessage(
+                    event="change", data=msgspec.json.encode(LiveChange(topics)).decode()
+                )
             else:
                 quiet += TICK_S
                 if quiet >= KEEPALIVE_S:
@@ -64,7 +79,7 @@ async def live(request: Request) -> ServerSentEvent:
     return ServerSentEvent(changes())
 
 
-def _stopping(request: Request) -> bool:
+def _stopping(request: Request[Any, Any, Any]) -> bool:
     """True once the server is shutting down: an endless stream would hold the shutdown back."""
     server = request.app.state.get("server")
     return bool(server is not None and server.should_exit)

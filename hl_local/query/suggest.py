@@ -18,8 +18,9 @@ from typing import Any, Final
 import duckdb
 from litestar import Request, Router, get
 
-from hl_local.query.common import bad_request, rows
+from hl_local.query.common import API_ERRORS, answers, bad_request, execute, fetch
 from hl_local.query.compile import SIGNALS, Signal
+from hl_local.query.responses import KeySuggestion, KeySuggestions, ValueSuggestion, ValueSuggestions
 from hl_local.store.db import Store
 
 SAMPLE_ROWS: Final = 10_000
@@ -40,17 +41,14 @@ def _object(sql: str) -> str:
     return f"CASE WHEN json_valid({sql}) AND json_type({sql}) = 'OBJECT' THEN {sql} END"
 
 
-@get("/suggest/keys")
-async def suggest_keys(request: Request, signal: Signal, prefix: str = "") -> dict[str, Any]:
-    """`{"signal", "keys": [{"key", "kind": "reserved" | "attribute", "type", "count"}]}`.
-
-    Reserved keys come first (`count` null, `type` its search type), then attribute keys, most
-    frequent first (`type` null); at most 50 in all.
-    """
+@get("/suggest/keys", responses=answers(400))
+async def suggest_keys(request: Request[Any, Any, Any], signal: Signal, prefix: str = "") -> KeySuggestions:
+    """Reserved keys first (`count` null, `type` their search type), then attribute keys, most frequent
+    first (`type` null); at most 50 in all."""
     fields = SIGNALS[signal]
     wanted = prefix.lower()
     reserved = [
-        {"key": key, "kind": "reserved", "type": field.kind, "count": None}
+        KeySuggestion(key, "reserved", field.kind, None)
         for key, field in sorted(fields.fields.items())
         if key.lower().startswith(wanted)
     ][:MAX_SUGGESTIONS]
@@ -70,16 +68,17 @@ async def suggest_keys(request: Request, signal: Signal, prefix: str = "") -> di
     params = [wanted, _KEY.pattern, list(fields.fields), MAX_SUGGESTIONS - len(reserved)]
     store: Store = request.app.state.store
     attributes = (
-        await store.read(lambda cur: rows(cur, sql, params)) if len(reserved) < MAX_SUGGESTIONS else []
+        await store.read(lambda cur: execute(cur, sql, params)[1]) if len(reserved) < MAX_SUGGESTIONS else []
     )
-    found = [{"key": a["key"], "kind": "attribute", "type": None, "count": a["count"]} for a in attributes]
-    return {"signal": signal, "keys": reserved + found}
+    found = [KeySuggestion(key, "attribute", None, count) for key, count in attributes]
+    return KeySuggestions(signal, reserved + found)
 
 
-@get("/suggest/values")
-async def suggest_values(request: Request, signal: Signal, key: str, prefix: str = "") -> dict[str, Any]:
-    """`{"signal", "key", "kind": "reserved" | "attribute", "values": [{"value", "count"}]}`: the most
-    frequent non-empty values first, at most 50."""
+@get("/suggest/values", responses=answers(400))
+async def suggest_values(
+    request: Request[Any, Any, Any], signal: Signal, key: str, prefix: str = ""
+) -> ValueSuggestions:
+    """The most frequent non-empty values of `key` first, at most 50."""
     fields = SIGNALS[signal]
     field = fields.fields.get(key)
     if field is not None:
@@ -101,12 +100,11 @@ async def suggest_values(request: Request, signal: Signal, key: str, prefix: str
     params = [*value_params, prefix.lower(), MAX_SUGGESTIONS]
     store: Store = request.app.state.store
 
-    def read(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-        return rows(cur, sql, params)
+    def read(cur: duckdb.DuckDBPyConnection) -> list[ValueSuggestion]:
+        return fetch(cur, ValueSuggestion, sql, params)
 
     values = await store.read(read)
-    kind = "reserved" if field is not None else "attribute"
-    return {"signal": signal, "key": key, "kind": kind, "values": values}
+    return ValueSuggestions(signal, key, "reserved" if field is not None else "attribute", values)
 
 
-router = Router(path="/api", route_handlers=[suggest_keys, suggest_values])
+router = Router(path="/api", route_handlers=[suggest_keys, suggest_values], exception_handlers=API_ERRORS)

@@ -14,31 +14,22 @@ from litestar import Request, Router, get
 from litestar.exceptions import NotFoundException
 
 from hl_local.query.common import (
+    API_ERRORS,
     Query,
+    answers,
+    fetch,
     link_sessions,
     listing,
     newest_first,
     page,
-    rows,
     sessions_of_traces,
-    with_json,
 )
 from hl_local.query.logs import logs_of_trace, session_of_trace
+from hl_local.query.responses import Span, SpanPage, Trace, TraceError, TracePage, TraceRow
 from hl_local.store.db import Store
 
-SPAN_COLUMNS = (
-    "trace_id, span_id, parent_span_id, trace_state, flags, name, kind, start_ns, end_ns, duration_ns, "
-    "status_code, status_message, service_name, service_version, environment, session_id, "
-    "linked_session_id, request_id, project_id, source, scope_name, scope_version, attributes, "
-    "resource_attributes, events, links"
-)
-SPAN_JSON = ("attributes", "resource_attributes", "events", "links")
-ERROR_COLUMNS = (
-    "error_id, time_ns, source, type, message, stack, frames, url, error_source, line_number, column_number, "
-    "service_name, service_version, environment, session_id, linked_session_id, request_id, trace_id, "
-    "span_id, payload, group_id"
-)
-ERROR_JSON = ("frames", "payload")
+SPAN_COLUMNS = ", ".join(Span.__struct_fields__)
+ERROR_COLUMNS = ", ".join(TraceError.__struct_fields__)
 
 # One row per trace, over all its spans: the root is the span without a parent (else the earliest).
 _TRACE_SUMMARY = """
@@ -57,46 +48,45 @@ FROM spans AS s
 """
 
 
-@get("/spans")
+@get("/spans", responses=answers(400))
 async def list_spans(
-    request: Request,
+    request: Request[Any, Any, Any],
     search: Query = None,
     start: str | None = None,
     end: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> SpanPage:
     """Spans matching `query` that started in [start, end], newest first."""
     key = (("start_ns", int), ("trace_id", str), ("span_id", str))
     q = listing("traces", search, start, end, limit, cursor, key)
     store: Store = request.app.state.store
 
-    def read(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-        def fetch(window_sql: str, window_params: list[Any]) -> list[dict[str, Any]]:
+    def read(cur: duckdb.DuckDBPyConnection) -> list[Span]:
+        def fetch_page(window_sql: str, window_params: list[Any]) -> list[Span]:
             sql = (
                 f"SELECT {SPAN_COLUMNS} FROM (SELECT *, NULL::VARCHAR AS linked_session_id FROM listed_spans "
                 f"WHERE ({q.where}) AND {q.range_sql} AND {q.after_sql} AND {window_sql} "
                 "ORDER BY start_ns DESC, trace_id DESC, span_id DESC LIMIT ?)"
             )
-            return rows(cur, sql, [*q.params, *q.range_params, *q.after_params, *window_params, q.size + 1])
+            params = [*q.params, *q.range_params, *q.after_params, *window_params, q.size + 1]
+            return fetch(cur, Span, sql, params)
 
-        return link_sessions(cur, newest_first(cur, "spans", "start_ns", fetch, q.size + 1, q.bounds))
+        return link_sessions(cur, newest_first(cur, "spans", "start_ns", fetch_page, q.size + 1, q.bounds))
 
-    found = await store.read(read)
-    result = page(found, q.size, lambda row: (row["start_ns"], row["trace_id"], row["span_id"]))
-    result["items"] = [with_json(row, SPAN_JSON) for row in result["items"]]
-    return result
+    spans = await store.read(read)
+    return SpanPage(*page(spans, q.size, lambda span: (span.start_ns, span.trace_id, span.span_id)))
 
 
-@get("/traces")
+@get("/traces", responses=answers(400))
 async def list_traces(
-    request: Request,
+    request: Request[Any, Any, Any],
     search: Query = None,
     start: str | None = None,
     end: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> TracePage:
     """Traces with a span matching `query` that started in [start, end], newest (trace start) first."""
     q = listing("traces", search, start, end, limit, cursor, (("start_ns", int), ("trace_id", str)))
     sql = f"""
@@ -112,54 +102,53 @@ ORDER BY p.start_ns DESC, p.trace_id DESC
     all_params = [*q.params, *q.range_params, *q.after_params, q.size + 1]
     store: Store = request.app.state.store
 
-    def read(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-        found = rows(cur, sql, all_params)
+    def read(cur: duckdb.DuckDBPyConnection) -> list[TraceRow]:
+        found = fetch(cur, TraceRow, sql, all_params)
         # Of the page only: ~35 ms for 51 traces among 10M spans; an own-session column in the
         # summary cost 0.5-1 s there, the summary of every span being what this list pays for.
-        sessions = sessions_of_traces(cur, (row["trace_id"] for row in found))
+        sessions = sessions_of_traces(cur, (row.trace_id for row in found))
         for row in found:
-            row["session_id"] = sessions.get(row["trace_id"])
+            row.session_id = sessions.get(row.trace_id)
         return found
 
-    return page(await store.read(read), q.size, lambda row: (row["start_ns"], row["trace_id"]))
+    traces = await store.read(read)
+    return TracePage(*page(traces, q.size, lambda row: (row.start_ns, row.trace_id)))
 
 
-@get("/traces/{trace_id:str}")
-async def one_trace(request: Request, trace_id: str) -> dict[str, Any]:
+@get("/traces/{trace_id:str}", responses=answers(400, 404))
+async def one_trace(request: Request[Any, Any, Any], trace_id: str) -> Trace:
     """The whole trace: every span (events and links as JSON), its logs and errors, oldest first."""
     trace_id = trace_id.lower()
     store: Store = request.app.state.store
 
-    def read(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    def read(cur: duckdb.DuckDBPyConnection) -> Trace:
         # The session first, then every part by trace id alone: each a lookup of the trace_id indexes,
         # where the linked_* views would resolve the session of every trace in the store.
         session_id = session_of_trace(cur, trace_id)
-        spans = rows(
+        spans = fetch(
             cur,
+            Span,
             f"SELECT {SPAN_COLUMNS} FROM (SELECT *, coalesce(session_id, ?) AS linked_session_id FROM spans "
             "WHERE trace_id = ?) ORDER BY start_ns, span_id",
             [session_id, trace_id],
         )
         if not spans:
             raise NotFoundException(f"no trace {trace_id!r}")
-        errors = rows(
+        errors = fetch(
             cur,
+            TraceError,
             f"SELECT {ERROR_COLUMNS} FROM (SELECT *, coalesce(session_id, ?) AS linked_session_id "
             "FROM errors WHERE trace_id = ?) ORDER BY time_ns, error_id",
             [session_id, trace_id],
         )
-        start_ns = min(span["start_ns"] for span in spans)
-        return {
-            "trace_id": trace_id,
-            "session_id": session_id,
-            "start_ns": start_ns,
-            "duration_ns": max(span["end_ns"] for span in spans) - start_ns,
-            "spans": [with_json(span, SPAN_JSON) for span in spans],
-            "logs": logs_of_trace(cur, trace_id, session_id),
-            "errors": [with_json(error, ERROR_JSON) for error in errors],
-        }
+        start_ns = min(span.start_ns for span in spans)
+        duration_ns = max(span.end_ns for span in spans) - start_ns
+        logs = logs_of_trace(cur, trace_id, session_id)
+        return Trace(trace_id, session_id, start_ns, duration_ns, spans, logs, errors)
 
     return await store.read(read)
 
 
-router = Router(path="/api", route_handlers=[list_spans, list_traces, one_trace])
+router = Router(
+    path="/api", route_handlers=[list_spans, list_traces, one_trace], exception_handlers=API_ERRORS
+)

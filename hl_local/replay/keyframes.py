@@ -136,6 +136,7 @@ class DomState:
 
     def add(self, add: dict[str, Any]) -> bool:
         """Insert one added node; False when its parent or next sibling is not there (yet)."""
+        # ids are JSON values from the recording (None when absent), looked up as they are
         node, parent = add.get("node"), self.nodes.get(add.get("parentId"))  # type: ignore[arg-type]
         if not isinstance(node, dict) or parent is None or "childNodes" not in parent:
             return False
@@ -187,7 +188,7 @@ class DomState:
     # ------------------------------------------------------------ state outside mutations
 
     def input(self, data: dict[str, Any]) -> None:
-        node = self.nodes.get(data.get("id"))  # type: ignore[arg-type]
+        node = self.nodes.get(data.get("id"))  # type: ignore[arg-type]  # a JSON id, as add()
         if node is None or node.get("tagName") not in VALUE_TAGS:
             return
         attrs: dict[str, Any] = node.setdefault("attributes", {})
@@ -200,7 +201,7 @@ class DomState:
                 attrs.pop("checked", None)
 
     def scroll(self, data: dict[str, Any]) -> None:
-        node = self.nodes.get(data.get("id"))  # type: ignore[arg-type]
+        node = self.nodes.get(data.get("id"))  # type: ignore[arg-type]  # a JSON id, as add()
         if node is None:
             return
         x, y = data.get("x", 0), data.get("y", 0)
@@ -243,7 +244,7 @@ class DomState:
         stack = [node]
         while stack:
             current = stack.pop()
-            node_id = current.get("id")
+            node_id = current.get("id")  # a JSON id, as add(): the ignores below are for its None
             if self.nodes.get(node_id) is current:  # type: ignore[arg-type]
                 del self.nodes[node_id]  # type: ignore[arg-type]
                 self.parent.pop(node_id, None)  # type: ignore[arg-type]

@@ -1,7 +1,7 @@
 // One EventSource for the whole app: /api/live names the topics that received new data.
 import { useEffect, useRef } from "preact/hooks";
+import type { LiveChange, Topic } from "./api";
 
-export type Topic = "sessions" | "errors" | "logs" | "traces" | "network";
 type Listener = (topics: Topic[]) => void;
 
 const listeners = new Set<Listener>();
@@ -11,7 +11,7 @@ function connect(): void {
   if (source) return;
   source = new EventSource("/api/live");
   source.addEventListener("change", (event) => {
-    const topics = (JSON.parse((event as MessageEvent).data).topics ?? []) as Topic[];
+    const topics = (JSON.parse((event as MessageEvent).data) as LiveChange).topics;
     for (const listener of listeners) listener(topics);
   });
   source.addEventListener("reload", () => location.reload()); // `hl-local --dev` saw a new bundle

@@ -1,7 +1,12 @@
 // Cursor-paged lists: the first page for the current query and range, the next pages on demand,
 // and a live refresh of the first page that merges new rows in without losing the scroll.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, type Page, type Params, getJson } from "./api";
+import { type ApiError, type ItemOf, type ListPath, type Params, asApiError, getUrl, url } from "./api";
+
+interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
 
 export interface Paged<T> {
   items: T[];
@@ -12,7 +17,12 @@ export interface Paged<T> {
   refresh: () => void;
 }
 
-export function usePaged<T>(path: string, params: Params, keyOf: (item: T) => string, pageSize = 200): Paged<T> {
+export function usePaged<P extends ListPath, T extends ItemOf<P> = ItemOf<P>>(
+  path: P,
+  params: Params,
+  keyOf: (item: T) => string,
+  pageSize = 200,
+): Paged<T> {
   const [items, setItems] = useState<T[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
@@ -26,7 +36,7 @@ export function usePaged<T>(path: string, params: Params, keyOf: (item: T) => st
     const mine = generation.current;
     busy.current = true;
     setLoading(true);
-    getJson<Page<T>>(path, { ...params, limit: pageSize, cursor: after })
+    getUrl<Page<T>>(url(path, { ...params, limit: pageSize, cursor: after }))
       .then((page) => {
         if (mine !== generation.current) return;
         setItems((old) => (append ? [...old, ...page.items] : page.items));
@@ -36,7 +46,7 @@ export function usePaged<T>(path: string, params: Params, keyOf: (item: T) => st
       })
       .catch((e) => {
         if (mine !== generation.current) return;
-        setError(e instanceof ApiError ? e : new ApiError(0, String(e)));
+        setError(asApiError(e));
         if (!append) setItems([]);
         setDone(true);
       })
@@ -61,7 +71,7 @@ export function usePaged<T>(path: string, params: Params, keyOf: (item: T) => st
   // New rows arrive at the top (newest first): refetch the first page and merge it in.
   const refresh = () => {
     const mine = generation.current;
-    getJson<Page<T>>(path, { ...params, limit: pageSize })
+    getUrl<Page<T>>(url(path, { ...params, limit: pageSize }))
       .then((page) => {
         if (mine !== generation.current) return;
         setItems((old) => {

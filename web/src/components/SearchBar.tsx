@@ -1,10 +1,10 @@
 // The search box: the search language (docs/search.md) with key and value suggestions from
 // /api/suggest, and a query that does not parse shown inline with a mark where it went wrong.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, getJson } from "../api";
+import { type ApiError, type KeySuggestions, getApi } from "../api";
 import { navigate, withParams } from "../router";
 
-export type Signal = "sessions" | "errors" | "logs" | "traces";
+export type Signal = KeySuggestions["signal"];
 
 interface Suggestion {
   text: string; // what replaces the token being typed
@@ -28,23 +28,15 @@ function tokenAt(text: string, caret: number): { start: number; key: string | nu
 async function suggestions(signal: Signal, text: string, caret: number): Promise<[number, Suggestion[]]> {
   const { start, key, partial } = tokenAt(text, caret);
   if (key) {
-    const reply = await getJson<{ values: { value: unknown; count: number | null }[] }>("/api/suggest/values", {
-      signal,
-      key,
-      prefix: partial.replace(/^"/, ""),
-    });
+    const reply = await getApi("/api/suggest/values", { signal, key, prefix: partial.replace(/^"/, "") });
     const items = reply.values.map((v) => {
-      const value = String(v.value);
-      const quoted = /[\s()"]/.test(value) || value === "" ? JSON.stringify(value) : value;
-      return { text: quoted, label: value, hint: v.count !== null ? String(v.count) : undefined };
+      const quoted = /[\s()"]/.test(v.value) || v.value === "" ? JSON.stringify(v.value) : v.value;
+      return { text: quoted, label: v.value, hint: String(v.count) };
     });
     return [start, items];
   }
   if (!partial) return [start, []];
-  const reply = await getJson<{ keys: { key: string; kind: string }[] }>("/api/suggest/keys", {
-    signal,
-    prefix: partial,
-  });
+  const reply = await getApi("/api/suggest/keys", { signal, prefix: partial });
   return [start, reply.keys.map((k) => ({ text: `${k.key}=`, label: k.key, hint: k.kind }))];
 }
 

@@ -2,30 +2,9 @@
 // links to a trace or to a session's replay at a moment. Recorded text is only ever JSX text.
 import { Fragment } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, type Frame, type Page, type SessionDetail, type SessionError, type SessionRow, getJson } from "../api";
+import { ApiError, type Frame, type LogLine, getApi } from "../api";
 import { asText, clock, dateTime, timeOfDay } from "../format";
 import { Link } from "./Link";
-
-export interface LogLine {
-  time_ns: number;
-  level: string;
-  severity_text: string | null;
-  body: string;
-  service_name: string | null;
-  service_version?: string | null;
-  environment?: string | null;
-  trace_id: string | null;
-  span_id: string | null;
-  session_id: string | null;
-  linked_session_id?: string | null;
-  source: string | null;
-  scope_name?: string | null;
-  request_id?: string | null;
-  attributes: Record<string, unknown> | null;
-  resource_attributes?: Record<string, unknown> | null;
-  frames?: Frame[] | null;
-}
-
 
 export const LEVELS = ["error", "warn", "info", "debug"] as const;
 
@@ -74,12 +53,12 @@ function sessionStart(id: string): Promise<SessionStart> {
     // Ask the list first: a 404 from the detail endpoint would be logged as a console error.
     const safe = /^[\w.:-]+$/.test(id);
     const exists = safe
-      ? getJson<Page<SessionRow>>("/api/sessions", { query: `secure_id=${id}`, limit: 1 }).then((p) => p.items.length > 0)
+      ? getApi("/api/sessions", { query: `secure_id=${id}`, limit: 1 }).then((p) => p.items.length > 0)
       : Promise.resolve(true);
     known = exists
       .then((found) =>
         found
-          ? getJson<SessionDetail>(`/api/sessions/${encodeURIComponent(id)}`).then(
+          ? getApi("/api/sessions/{session_id}", { session_id: id }).then(
               (s): SessionStart => ({ state: "found", firstMs: s.first_event_ms }),
             )
           : ({ state: "missing" } as SessionStart),
@@ -203,7 +182,7 @@ export const firstLine = (text: string) => {
   return cut < 0 ? text : text.slice(0, cut) + " …";
 };
 
-export function Frames({ frames, stack }: { frames: SessionError["frames"]; stack?: string | null }) {
+export function Frames({ frames, stack }: { frames: Frame[] | null; stack?: string | null }) {
   if (!frames?.length) return stack ? <pre class="code">{stack}</pre> : <p class="muted">no stack trace</p>;
   return (
     <ol class="frames">

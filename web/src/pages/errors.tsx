@@ -3,81 +3,20 @@
 // each with one click to its session at that moment, its trace, and the log lines around it.
 import "./signals.css";
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, type Frame, getJson, patchJson } from "../api";
+import { type ErrorGroup, type ErrorGroupDetail, type Occurrence, type State, type StateChanged, apiUrl, getApi, patchJson } from "../api";
 import { Link } from "../components/Link";
 import { ListStatus, ListToolbar } from "../components/ListPage";
 import { VirtualList } from "../components/VirtualList";
+import { useFetched } from "../fetched";
 import { ago, asText, dateTime, timeOfDay } from "../format";
 import { useLive } from "../live";
 import { usePaged } from "../paging";
 import { carried, navigate, withParams } from "../router";
-import { Frames, type LogLine, LogRows, SessionLink, shortId, traceHref } from "../components/telemetry";
+import { Frames, LogRows, SessionLink, shortId, traceHref } from "../components/telemetry";
 import { useRange } from "../components/TimeRange";
 
-type State = "open" | "resolved" | "ignored";
 const ROW_HEIGHT = 52;
 const BUCKETS = 30;
-
-interface ErrorGroup {
-  group_id: string;
-  title: string;
-  type: string | null;
-  source: string | null;
-  service_name: string | null;
-  first_seen_ns: number;
-  last_seen_ns: number;
-  occurrences: number;
-  state: State;
-  state_changed_ns: number | null;
-  affected_sessions: number;
-  range_occurrences?: number;
-  sparkline?: number[];
-}
-
-interface Occurrence {
-  error_id: string;
-  group_id: string;
-  time_ns: number;
-  source: string | null;
-  type: string | null;
-  message: string;
-  stack: string | null;
-  frames: Frame[] | string | null;
-  url: string | null;
-  service_name: string | null;
-  service_version: string | null;
-  environment: string | null;
-  session_id: string | null;
-  request_id: string | null;
-  trace_id: string | null;
-  span_id: string | null;
-  payload: unknown;
-}
-
-interface GroupDetail extends ErrorGroup {
-  stack: string | null;
-  frames: Frame[] | string | null; // JSON text on this endpoint
-  occurrences_latest: Occurrence[];
-  next_cursor: string | null;
-}
-
-interface OccurrenceDetail extends Occurrence {
-  group_title: string | null;
-  session_offset_ms: number | null;
-  logs_around: LogLine[];
-}
-
-/** Frames as the API gives them: parsed, or JSON text (the group endpoint), or nothing. */
-function framesOf(value: Frame[] | string | null | undefined): Frame[] | null {
-  if (Array.isArray(value)) return value;
-  if (typeof value !== "string" || !value) return null;
-  try {
-    const parsed = JSON.parse(value);
-    return Array.isArray(parsed) ? (parsed as Frame[]) : null;
-  } catch {
-    return null;
-  }
-}
 
 const ms = (ns: number) => ns / 1e6;
 
@@ -94,7 +33,7 @@ export function ErrorsPage({ params }: { params: URLSearchParams }) {
   const query = params.get("query") ?? "";
   const state = params.get("state") ?? "open";
   const range = useRange(params);
-  const list = usePaged<ErrorGroup>(
+  const list = usePaged(
     "/api/error-groups",
     { query, state: state === "all" ? null : state, buckets: BUCKETS, ...range },
     (g) => g.group_id,
@@ -152,7 +91,7 @@ export function ErrorsPage({ params }: { params: URLSearchParams }) {
 }
 
 function GroupLine({ group }: { group: ErrorGroup }) {
-  const inRange = group.range_occurrences ?? group.occurrences;
+  const inRange = group.range_occurrences;
   return (
     <Link href={carried(`/errors/${encodeURIComponent(group.group_id)}`)} class="group-row row-link">
       <span class="title-cell">
@@ -164,7 +103,7 @@ function GroupLine({ group }: { group: ErrorGroup }) {
           {group.state !== "open" && <span class={`state-tag ${group.state}`}>{group.state}</span>}
         </small>
       </span>
-      <Sparkline counts={group.sparkline ?? []} />
+      <Sparkline counts={group.sparkline} />
       <span class="num" title={`${inRange} in this range, ${group.occurrences} in all`}>
         {inRange}
         {inRange !== group.occurrences && <small class="muted"> /{group.occurrences}</small>}
@@ -224,30 +163,25 @@ function EmptyErrors({ query, state }: { query: string; state: string }) {
 // ---------------------------------------------------------------- one group
 
 export function ErrorGroupPage({ groupId, params }: { groupId: string; params: URLSearchParams }) {
-  const [group, setGroup] = useState<GroupDetail | null>(null);
-  const [failure, setFailure] = useState<ApiError | null>(null);
+  const fetched = useFetched(
+    (signal) => getApi("/api/error-groups/{group_id}", { group_id: groupId, limit: 50 }, signal),
+    [groupId],
+  );
+  const group = fetched.data;
+  const failure = fetched.error;
   const [more, setMore] = useState<Occurrence[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [selected, setSelected] = useState<string | null>(params.get("error"));
-  const [version, setVersion] = useState(0);
 
+  // a refresh brings the newest page again; older pages loaded by hand stay
   useEffect(() => {
-    const abort = new AbortController();
-    getJson<GroupDetail>(`/api/error-groups/${encodeURIComponent(groupId)}`, { limit: 50 }, abort.signal)
-      .then((g) => {
-        setGroup(g);
-        setFailure(null);
-        // a refresh brings the newest page again; older pages loaded by hand stay
-        setCursor((c) => (more.length ? c : g.next_cursor));
-      })
-      .catch((e) => !abort.signal.aborted && setFailure(e instanceof ApiError ? e : new ApiError(0, String(e))));
-    return () => abort.abort();
-  }, [groupId, version]);
+    if (group) setCursor((c) => (more.length ? c : group.next_cursor));
+  }, [group]);
   useEffect(() => {
     setMore([]);
     setSelected(params.get("error"));
   }, [groupId]);
-  useLive(["errors"], () => setVersion((v) => v + 1), 2000);
+  useLive(["errors"], fetched.reload, 2000);
 
   if (failure) {
     return (
@@ -266,7 +200,7 @@ export function ErrorGroupPage({ groupId, params }: { groupId: string; params: U
   const newest = group.occurrences_latest[0] ?? group;
   const loadMore = () => {
     if (!cursor) return;
-    getJson<GroupDetail>(`/api/error-groups/${encodeURIComponent(groupId)}`, { limit: 50, cursor }).then((page) => {
+    getApi("/api/error-groups/{group_id}", { group_id: groupId, limit: 50, cursor }).then((page) => {
       setMore((old) => [...old, ...page.occurrences_latest]);
       setCursor(page.next_cursor);
     });
@@ -298,13 +232,13 @@ export function ErrorGroupPage({ groupId, params }: { groupId: string; params: U
             <span title={dateTime(ms(group.last_seen_ns))}>last {ago(ms(group.last_seen_ns))}</span>
           </div>
         </div>
-        <StateButtons group={group} onChange={(state) => setGroup({ ...group, state })} />
+        <StateButtons group={group} onChange={(state) => fetched.set({ ...group, state })} />
       </header>
       <div class="group-body">
         <div class="group-main">
           <h4>Stack of the newest occurrence</h4>
           <div class="stack-box">
-            <Frames frames={framesOf(newest.frames)} stack={newest.stack} />
+            <Frames frames={newest.frames} stack={newest.stack} />
           </div>
           <h4>
             Occurrences <span class="muted">({occurrences.length} of {group.occurrences}, newest first)</span>
@@ -351,13 +285,13 @@ function BackToErrors() {
   );
 }
 
-function StateButtons({ group, onChange }: { group: ErrorGroup; onChange: (state: State) => void }) {
+function StateButtons({ group, onChange }: { group: ErrorGroupDetail; onChange: (state: State) => void }) {
   const [busy, setBusy] = useState(false);
   const [failure, setFailure] = useState<string | null>(null);
   const set = (state: State) => {
     setBusy(true);
     setFailure(null);
-    patchJson<{ state: State }>(`/api/error-groups/${encodeURIComponent(group.group_id)}`, { state })
+    patchJson<StateChanged>(apiUrl("/api/error-groups/{group_id}", { group_id: group.group_id }), { state })
       .then((reply) => onChange(reply.state))
       .catch((e) => setFailure(e instanceof Error ? e.message : String(e)))
       .finally(() => setBusy(false));
@@ -383,18 +317,11 @@ function StateButtons({ group, onChange }: { group: ErrorGroup; onChange: (state
 
 /** One occurrence: where it happened, links to its replay moment and trace, the logs around it. */
 function OccurrencePanel({ errorId, newestStack }: { errorId: string; newestStack: string | null }) {
-  const [error, setError] = useState<OccurrenceDetail | null>(null);
-  const [failure, setFailure] = useState<string | null>(null);
-  useEffect(() => {
-    const abort = new AbortController();
-    setError(null);
-    setFailure(null);
-    getJson<OccurrenceDetail>(`/api/errors/${encodeURIComponent(errorId)}`, {}, abort.signal)
-      .then(setError)
-      .catch((e) => !abort.signal.aborted && setFailure(e instanceof Error ? e.message : String(e)));
-    return () => abort.abort();
-  }, [errorId]);
-  if (failure) return <aside class="side"><p class="error-note">{failure}</p></aside>;
+  const { data: error, error: failure } = useFetched(
+    (signal) => getApi("/api/errors/{error_id}", { error_id: errorId }, signal),
+    [errorId],
+  );
+  if (failure) return <aside class="side"><p class="error-note">{failure.message}</p></aside>;
   if (!error) return <aside class="side"><p class="muted">Loading…</p></aside>;
   const facts: [string, unknown][] = [
     ["Time", `${dateTime(ms(error.time_ns))} (${timeOfDay(ms(error.time_ns))})`],
@@ -431,7 +358,7 @@ function OccurrencePanel({ errorId, newestStack }: { errorId: string; newestStac
         {error.stack && error.stack !== newestStack && (
           <>
             <h4>Its stack (differs from the newest)</h4>
-            <Frames frames={framesOf(error.frames)} stack={error.stack} />
+            <Frames frames={error.frames} stack={error.stack} />
           </>
         )}
         {hasPayload && (

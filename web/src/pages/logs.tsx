@@ -3,11 +3,12 @@
 import "./signals.css";
 import { Fragment } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { getJson } from "../api";
+import { type Histogram, type LogLine, getApi } from "../api";
 import { Link } from "../components/Link";
 import { ListStatus, ListToolbar } from "../components/ListPage";
 import { useRange } from "../components/TimeRange";
 import { VirtualList } from "../components/VirtualList";
+import { useFetched } from "../fetched";
 import { asText, dateTime, timeOfDay } from "../format";
 import { useLive } from "../live";
 import { usePaged } from "../paging";
@@ -17,7 +18,6 @@ import {
   Frames,
   LEVELS,
   LevelTag,
-  type LogLine,
   SessionLink,
   firstLine,
   levelOf,
@@ -28,21 +28,14 @@ import {
 const ROW_HEIGHT = 28;
 const BUCKETS = 60;
 
-interface Histogram {
-  start_ns: number | null;
-  end_ns: number | null;
-  bucket_ns: number | null;
-  buckets: { start_ns: number; counts: Record<string, number> }[];
-}
-
 // ---------------------------------------------------------------- the logs page
 
-const logKey = (log: LogLine) => `${log.time_ns}|${log.span_id ?? ""}|${log.level}|${log.body.length}|${log.body.slice(0, 64)}`;
+const logKey = (log: LogLine) => `${log.time_ns}|${log.span_id}|${log.level}|${log.body.length}|${log.body.slice(0, 64)}`;
 
 export function LogsPage({ params }: { params: URLSearchParams }) {
   const query = params.get("query") ?? "";
   const range = useRange(params);
-  const list = usePaged<LogLine>("/api/logs", { query, ...range }, logKey, 200);
+  const list = usePaged("/api/logs", { query, ...range }, logKey, 200);
   const histogram = useHistogram(query, range);
   const [live, setLive] = useState(true);
   const [selected, setSelected] = useState<LogLine | null>(null);
@@ -198,20 +191,16 @@ function LogDetail({ log, onClose }: { log: LogLine; onClose: () => void }) {
 }
 
 function useHistogram(query: string, range: { start?: number; end?: number }) {
-  const [data, setData] = useState<Histogram | null>(null);
-  const [version, setVersion] = useState(0);
-  useEffect(() => {
-    const abort = new AbortController();
-    // With only a start, end the buckets now (not at the newest line), so the bars read as a clock.
-    const end = range.end ?? (range.start !== undefined ? Date.now() : undefined);
-    getJson<Histogram>("/api/logs/histogram", { buckets: BUCKETS, query, ...range, end }, abort.signal)
-      .then(setData)
-      .catch(() => {
-        if (!abort.signal.aborted) setData(null);
-      });
-    return () => abort.abort();
-  }, [query, range, version]);
-  return { data, reload: () => setVersion((v) => v + 1) };
+  const fetched = useFetched(
+    (signal) => {
+      // With only a start, end the buckets now (not at the newest line), so the bars read as a clock.
+      const end = range.end ?? (range.start !== undefined ? Date.now() : undefined);
+      return getApi("/api/logs/histogram", { buckets: BUCKETS, query, ...range, end }, signal);
+    },
+    [query, range],
+    true, // a new query or range keeps the bars shown until its own arrive
+  );
+  return { data: fetched.error ? null : fetched.data, reload: fetched.reload };
 }
 
 /** Stacked bars of lines per level over the range; a bar zooms the range to its bucket. */

@@ -5,18 +5,19 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import rrwebPlayer from "rrweb-player";
 import {
-  ApiError,
+  type ApiError,
   type ConsoleLine,
   type Marker,
   type NetworkRequest,
-  type Page,
+  type RrwebEvent,
   type SessionDetail,
   type SessionError,
-  getJson,
+  getApi,
 } from "../api";
 import { Link } from "../components/Link";
 import { Tabs } from "../components/Tabs";
 import { Frames } from "../components/telemetry";
+import { useFetched } from "../fetched";
 import { asText, bytes, clock, dateTime, duration, nsToMs, shortUrl, timeOfDay } from "../format";
 import { useLive } from "../live";
 import { carried, navigate, withParams } from "../router";
@@ -24,12 +25,6 @@ import { identity } from "./sessions";
 
 const SPEEDS = [1, 2, 4, 8];
 const TICK_MS = 100; // how often the panels follow the play head
-
-interface RrwebEvent {
-  type: number;
-  timestamp: number;
-  data: unknown;
-}
 
 interface Parts {
   session: SessionDetail;
@@ -39,17 +34,19 @@ interface Parts {
   errors: SessionError[];
 }
 
-async function loadParts(id: string): Promise<Parts> {
-  const base = `/api/sessions/${encodeURIComponent(id)}`;
+async function loadParts(id: string, signal: AbortSignal): Promise<Parts> {
+  const ids = { session_id: id };
   const [session, timeline, console, network, errors] = await Promise.all([
-    getJson<SessionDetail>(base),
-    getJson<Page<Marker>>(`${base}/timeline`),
-    getJson<Page<ConsoleLine>>(`${base}/console`),
-    getJson<Page<NetworkRequest>>(`${base}/network`),
-    getJson<Page<SessionError>>(`${base}/errors`),
+    getApi("/api/sessions/{session_id}", ids, signal),
+    getApi("/api/sessions/{session_id}/timeline", ids, signal),
+    getApi("/api/sessions/{session_id}/console", ids, signal),
+    getApi("/api/sessions/{session_id}/network", ids, signal),
+    getApi("/api/sessions/{session_id}/errors", ids, signal),
   ]);
   return { session, timeline: timeline.items, console: console.items, network: network.items, errors: errors.items };
 }
+
+const failureText = (e: ApiError) => (e.status === 404 ? "No such session." : e.message);
 
 /** The index of the last item at or before `at` (items sorted by time), or -1. */
 function lastAtOrBefore(times: number[], at: number): number {
@@ -167,58 +164,44 @@ function usePlayer(events: RrwebEvent[] | null, rest: RrwebEvent[] | null, initi
 
 const FIRST_WINDOW_MS = 60_000; // loaded before the player starts; the rest streams in behind it
 
-async function fetchEvents(id: string, params: Record<string, number>, signal: AbortSignal): Promise<RrwebEvent[]> {
-  const query = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
-  const reply = await fetch(`/api/sessions/${encodeURIComponent(id)}/events?${query}`, { signal });
-  if (!reply.ok) throw new Error(`the recording could not be read (${reply.status})`);
-  return (await reply.json()) as RrwebEvent[];
-}
-
 /** The recording: its first minute at once (the first frame comes quickly even for long sessions),
  * then everything after it, added to the running player as it arrives. */
-function useRecording(sessionId: string, onFailure: (message: string) => void) {
-  const [first, setFirst] = useState<RrwebEvent[] | null>(null);
-  const [rest, setRest] = useState<RrwebEvent[] | null>(null);
-  useEffect(() => {
-    setFirst(null);
-    setRest(null);
-    const abort = new AbortController();
-    (async () => {
-      const session = await getJson<SessionDetail>(`/api/sessions/${encodeURIComponent(sessionId)}`);
+function useRecording(sessionId: string) {
+  const head = useFetched(
+    async (signal) => {
+      const session = await getApi("/api/sessions/{session_id}", { session_id: sessionId }, signal);
       const firstMs = session.first_event_ms ?? 0;
       const cut = firstMs + FIRST_WINDOW_MS;
-      const head = await fetchEvents(sessionId, firstMs ? { to_ms: cut } : {}, abort.signal);
-      setFirst(head);
-      if (!firstMs || (session.last_event_ms ?? 0) <= cut) return setRest([]);
-      const tail = await fetchEvents(sessionId, { from_ms: cut + 1 }, abort.signal);
-      setRest(tail.filter((e) => e.timestamp > cut)); // from_ms starts at a keyframe before it
-    })().catch((e) => {
-      if (e.name !== "AbortError") onFailure(e instanceof ApiError && e.status === 404 ? "No such session." : String(e));
-    });
-    return () => abort.abort();
-  }, [sessionId]);
-  return { first, rest };
+      const args = { session_id: sessionId, ...(firstMs ? { to_ms: cut } : {}) };
+      const events = await getApi("/api/sessions/{session_id}/events", args, signal);
+      return { events, restFrom: firstMs && (session.last_event_ms ?? 0) > cut ? cut : null };
+    },
+    [sessionId],
+  );
+  const tail = useFetched(
+    async (signal) => {
+      const cut = head.data?.restFrom ?? null;
+      if (cut === null) return head.data ? [] : null; // nothing after the first window (or not yet)
+      const args = { session_id: sessionId, from_ms: cut + 1 };
+      const events = await getApi("/api/sessions/{session_id}/events", args, signal);
+      return events.filter((e) => e.timestamp > cut); // from_ms starts at a keyframe before it
+    },
+    [sessionId, head.data],
+  );
+  return { first: head.data?.events ?? null, rest: tail.data, failure: head.error ?? tail.error };
 }
 
 export function SessionPage({ sessionId, params }: { sessionId: string; params: URLSearchParams }) {
-  const [parts, setParts] = useState<Parts | null>(null);
-  const [failure, setFailure] = useState<string | null>(null);
+  const fetchedParts = useFetched((signal) => loadParts(sessionId, signal), [sessionId]);
+  const parts = fetchedParts.data;
   const initial = useMemo(() => Math.max(0, Number(params.get("t") ?? 0) || 0), [sessionId]);
-
-  const refreshParts = () =>
-    loadParts(sessionId)
-      .then(setParts)
-      .catch((e) => setFailure(e instanceof ApiError && e.status === 404 ? "No such session." : String(e)));
-  useEffect(() => {
-    setParts(null);
-    setFailure(null);
-    refreshParts();
-  }, [sessionId]);
   useLive(["sessions", "errors", "network"], () => {
-    if (parts?.session.live) refreshParts();
+    if (parts?.session.live) fetchedParts.reload();
   }, 3000);
 
-  const { first, rest } = useRecording(sessionId, setFailure);
+  const { first, rest, failure: recordingFailure } = useRecording(sessionId);
+  const failed = fetchedParts.error ?? recordingFailure;
+  const failure = failed ? failureText(failed) : null;
   const events = first;
   const player = usePlayer(first, rest, initial);
   const start = first?.length ? first[0].timestamp : (parts?.session.first_event_ms ?? 0);
@@ -522,7 +505,7 @@ function NetworkPanel({ requests, playback }: { requests: NetworkRequest[]; play
   );
 }
 
-function Headers({ title, headers }: { title: string; headers: Record<string, string> | null }) {
+function Headers({ title, headers }: { title: string; headers: Record<string, unknown> | null }) {
   const entries = Object.entries(headers ?? {});
   return (
     <div class="detail-block">

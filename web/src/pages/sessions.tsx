@@ -56,7 +56,7 @@ function SessionLine({ session }: { session: SessionRow }) {
 export function SessionsPage({ params }: { params: URLSearchParams }) {
   const query = params.get("query") ?? "";
   const range = useRange(params);
-  const list = usePaged<SessionRow>("/api/sessions", { query, ...range }, (s) => s.session_id);
+  const list = usePaged("/api/sessions", { query, ...range }, (s) => s.session_id);
   useLive(["sessions", "errors"], list.refresh);
   return (
     <section class="page">

@@ -3,89 +3,19 @@
 // the trace's logs and errors, and the session that caused it. The waterfall is one flat, virtualised
 // list of rows, so a 10,000-span trace renders only the rows in view.
 import "./signals.css";
-import { useEffect, useMemo, useState } from "preact/hooks";
-import { ApiError, type Frame, getJson } from "../api";
+import { useMemo, useState } from "preact/hooks";
+import { type Span, type Trace, type TraceError, type TraceRow, getApi } from "../api";
 import { Link } from "../components/Link";
 import { ListStatus, ListToolbar } from "../components/ListPage";
 import { Tabs } from "../components/Tabs";
 import { VirtualList } from "../components/VirtualList";
+import { useFetched } from "../fetched";
 import { ago, dateTime, duration, timeOfDay } from "../format";
 import { useLive } from "../live";
 import { usePaged } from "../paging";
 import { carried, navigate, withParams } from "../router";
-import { Attributes, Frames, type LogLine, LogRows, SessionLink, shortId, traceHref } from "../components/telemetry";
+import { Attributes, Frames, LogRows, SessionLink, shortId, traceHref } from "../components/telemetry";
 import { useRange } from "../components/TimeRange";
-
-interface TraceRow {
-  trace_id: string;
-  root_span_id: string | null;
-  root_span_name: string | null;
-  service_name: string | null;
-  start_ns: number;
-  duration_ns: number;
-  span_count: number;
-  has_errors: boolean;
-  session_id: string | null;
-}
-
-interface SpanEvent {
-  time_ns: number;
-  name: string;
-  attributes: Record<string, unknown> | null;
-}
-
-interface SpanLink {
-  trace_id: string;
-  span_id: string;
-  trace_state?: string;
-  attributes?: Record<string, unknown> | null;
-}
-
-interface Span {
-  trace_id: string;
-  span_id: string;
-  parent_span_id: string | null;
-  name: string;
-  kind: number | null;
-  start_ns: number;
-  end_ns: number;
-  duration_ns: number;
-  status_code: number | null;
-  status_message: string | null;
-  service_name: string | null;
-  service_version: string | null;
-  environment: string | null;
-  session_id: string | null;
-  linked_session_id: string | null;
-  request_id: string | null;
-  scope_name: string | null;
-  attributes: Record<string, unknown> | null;
-  resource_attributes: Record<string, unknown> | null;
-  events: SpanEvent[] | null;
-  links: SpanLink[] | null;
-}
-
-interface TraceError {
-  error_id: string;
-  group_id: string | null;
-  time_ns: number;
-  type: string | null;
-  message: string;
-  stack: string | null;
-  frames: Frame[] | null;
-  span_id: string | null;
-  service_name: string | null;
-}
-
-interface Trace {
-  trace_id: string;
-  session_id: string | null;
-  start_ns: number;
-  duration_ns: number;
-  spans: Span[];
-  logs: LogLine[];
-  errors: TraceError[];
-}
 
 const KINDS = ["unspecified", "internal", "server", "client", "producer", "consumer"];
 const STATUS_ERROR = 2;
@@ -96,7 +26,7 @@ const nsDuration = (ns: number) => duration(ns / 1e6);
 export function TracesPage({ params }: { params: URLSearchParams }) {
   const query = params.get("query") ?? "";
   const range = useRange(params);
-  const list = usePaged<TraceRow>("/api/traces", { query, ...range }, (t) => t.trace_id, 200);
+  const list = usePaged("/api/traces", { query, ...range }, (t) => t.trace_id, 200);
   useLive(["traces"], list.refresh, 2000);
   const longest = Math.max(1, ...list.items.map((t) => t.duration_ns));
   return (
@@ -251,26 +181,14 @@ function flatten(spans: Span[]): Node[] {
 }
 
 export function TracePage({ traceId, params }: { traceId: string; params: URLSearchParams }) {
-  const [trace, setTrace] = useState<Trace | null>(null);
-  const [failure, setFailure] = useState<ApiError | null>(null);
-  const [version, setVersion] = useState(0);
-  useEffect(() => setTrace(null), [traceId]);
-  useEffect(() => {
-    const abort = new AbortController();
-    getJson<Trace>(`/api/traces/${encodeURIComponent(traceId)}`, {}, abort.signal)
-      .then((t) => {
-        setTrace(t);
-        setFailure(null);
-      })
-      .catch((e) => !abort.signal.aborted && setFailure(e instanceof ApiError ? e : new ApiError(0, String(e))));
-    return () => abort.abort();
-  }, [traceId, version]);
+  const fetched = useFetched((signal) => getApi("/api/traces/{trace_id}", { trace_id: traceId }, signal), [traceId]);
+  const { data: trace, error: failure } = fetched;
   // A trace still arriving (or not yet arrived) fills in live; an old or huge one is not refetched.
   useLive(
     ["traces", "logs", "errors"],
     () => {
       const young = !trace || Date.now() - trace.start_ns / 1e6 < 5 * 60e3;
-      if (young && (!trace || trace.spans.length < 2000)) setVersion((v) => v + 1);
+      if (young && (!trace || trace.spans.length < 2000)) fetched.reload();
     },
     3000,
   );
@@ -528,7 +446,7 @@ function SpanDetail({ span, trace, onSelect }: { span: Span; trace: Trace; onSel
   const sessionId = span.session_id || span.linked_session_id;
   const facts: [string, string | null | undefined][] = [
     ["Service", [span.service_name, span.service_version].filter(Boolean).join(" ")],
-    ["Kind", KINDS[span.kind ?? 0] ?? String(span.kind)],
+    ["Kind", KINDS[span.kind] ?? String(span.kind)],
     ["Start", `+${nsDuration(span.start_ns - trace.start_ns)} · ${timeOfDay(span.start_ns / 1e6)}`],
     ["Duration", nsDuration(span.duration_ns)],
     ["Status", span.status_code === STATUS_ERROR ? `error${span.status_message ? `: ${span.status_message}` : ""}` : span.status_code === 1 ? "ok" : "unset"],

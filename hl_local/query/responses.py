@@ -1,0 +1,334 @@
+"""What every /api endpoint answers, as msgspec Structs (a session's parts: session_responses.py):
+the OpenAPI document and web/src/api.gen.ts are generated from these (docs/api.md).
+
+Fields are in the order the queries select them (query/structs.py checks it). JSON text columns
+are `msgspec.Raw` fields marked with what the JSON holds: `Stored[...]` where our own encoder wrote
+the text, `AsSent[...]` where it is what an SDK sent and may not be JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from hl_local.query.compile import FieldKind, Signal
+from hl_local.query.structs import JsonText
+
+# ---------------------------------------------------------------- JSON the columns hold
+
+
+class Frame(msgspec.Struct):
+    """One stack frame; index 0 of a list is the raise/throw site."""
+
+    file: str | None
+    line: int | None
+    column: int | None
+    function: str | None
+    source: str | None  # the source line, when the stack printed one (Python)
+
+
+class SpanEvent(msgspec.Struct):
+    time_ns: int
+    name: str
+    attributes: dict[str, Any]
+
+
+class SpanLink(msgspec.Struct):
+    trace_id: str
+    span_id: str
+    trace_state: str
+    attributes: dict[str, Any]
+
+
+JsonObject = Annotated[msgspec.Raw, JsonText(dict[str, Any])]
+Frames = Annotated[msgspec.Raw, JsonText(list[Frame])]
+SpanEvents = Annotated[msgspec.Raw, JsonText(list[SpanEvent])]
+SpanLinks = Annotated[msgspec.Raw, JsonText(list[SpanLink])]
+AnyJson = Annotated[msgspec.Raw, JsonText(Any, trusted=False)]  # JSON if the text was, else the text
+SentObject = Annotated[msgspec.Raw, JsonText(dict[str, Any], trusted=False)]
+SentStrings = Annotated[msgspec.Raw, JsonText(list[str], trusted=False)]
+
+State = Literal["open", "resolved", "ignored"]
+
+
+# ---------------------------------------------------------------- errors and basics
+
+
+class SearchErrorAt(msgspec.Struct):
+    """Where a query stopped parsing (0-based character offset) and what would have been valid there."""
+
+    position: int
+    expected: str
+
+
+class ParameterProblem(msgspec.Struct):
+    """A request parameter litestar could not read (wrong type, missing)."""
+
+    message: str
+    key: str | None = None
+    source: str | None = None
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    """Every /api error: 400 (bad parameter or query), 403 (foreign Host), 404, 405, 500."""
+
+    status_code: int
+    detail: str
+    extra: SearchErrorAt | list[ParameterProblem] | None = None
+
+
+class Health(msgspec.Struct):
+    status: Literal["ok"]
+    version: str
+
+
+class Stats(msgspec.Struct):
+    """Row counts, the writer's queue, and where the data is."""
+
+    spans: int
+    logs: int
+    metric_points: int
+    sessions: int
+    replay_events: int
+    console_messages: int
+    network_requests: int
+    errors: int
+    error_groups: int
+    pending_rows: int
+    database: str
+
+
+# ---------------------------------------------------------------- logs
+
+
+class LogLine(msgspec.Struct):
+    time_ns: int
+    observed_ns: int
+    trace_id: str  # '' without trace context
+    span_id: str
+    flags: int
+    severity_text: str
+    severity_number: int
+    level: str
+    body: str
+    event_name: str
+    service_name: str
+    service_version: str
+    environment: str
+    session_id: str | None  # its own
+    linked_session_id: str | None  # its own, else its trace's
+    request_id: str | None
+    project_id: str | None
+    source: str | None  # 'frontend' for browser console lines
+    scope_name: str
+    scope_version: str
+    attributes: JsonObject
+    resource_attributes: JsonObject
+    frames: Frames | None
+
+
+class LogPage(msgspec.Struct):
+    items: list[LogLine]
+    next_cursor: str | None
+
+
+class HistogramBucket(msgspec.Struct):
+    start_ns: int
+    counts: dict[str, int]  # level → lines
+
+
+class Histogram(msgspec.Struct):
+    """No matching line: every field null and no buckets (unless the range was given)."""
+
+    start_ns: int | None
+    end_ns: int | None
+    bucket_ns: int | None
+    buckets: list[HistogramBucket]
+
+
+# ---------------------------------------------------------------- spans and traces
+
+
+class Span(msgspec.Struct):
+    trace_id: str
+    span_id: str
+    parent_span_id: str  # '' for a root span
+    trace_state: str
+    flags: int
+    name: str
+    kind: int  # OTLP SpanKind
+    start_ns: int
+    end_ns: int
+    duration_ns: int
+    status_code: int  # 0 unset, 1 ok, 2 error
+    status_message: str
+    service_name: str
+    service_version: str
+    environment: str
+    session_id: str | None
+    linked_session_id: str | None
+    request_id: str | None
+    project_id: str | None
+    source: str | None
+    scope_name: str
+    scope_version: str
+    attributes: JsonObject
+    resource_attributes: JsonObject
+    events: SpanEvents
+    links: SpanLinks
+
+
+class SpanPage(msgspec.Struct):
+    items: list[Span]
+    next_cursor: str | None
+
+
+class TraceRow(msgspec.Struct):
+    trace_id: str
+    root_span_id: str
+    root_span_name: str
+    service_name: str
+    start_ns: int
+    duration_ns: int
+    span_count: int
+    has_errors: bool
+    session_id: str | None
+
+
+class TracePage(msgspec.Struct):
+    items: list[TraceRow]
+    next_cursor: str | None
+
+
+class ErrorColumns(msgspec.Struct):
+    """The columns every view of an error occurrence shows (a base: never an answer by itself)."""
+
+    error_id: str
+    group_id: str
+    time_ns: int
+    source: str  # frontend or backend
+    type: str
+    message: str
+    stack: str
+    frames: Frames
+    url: str | None
+    error_source: str | None
+    line_number: int | None
+    column_number: int | None
+    service_name: str | None
+    service_version: str | None
+    environment: str | None
+    request_id: str | None
+    trace_id: str | None
+    span_id: str | None
+    payload: AnyJson | None
+
+
+class TraceError(ErrorColumns):
+    session_id: str | None
+    linked_session_id: str | None
+
+
+class Trace(msgspec.Struct):
+    trace_id: str
+    session_id: str | None
+    start_ns: int
+    duration_ns: int
+    spans: list[Span]
+    logs: list[LogLine]
+    errors: list[TraceError]
+
+
+# ---------------------------------------------------------------- error groups
+
+
+class _GroupColumns(msgspec.Struct):
+    group_id: str
+    title: str
+    type: str
+    source: str
+    service_name: str | None
+    first_seen_ns: int
+    last_seen_ns: int
+    occurrences: int  # all of the group's errors
+    state: State
+    state_changed_ns: int | None
+
+
+class ErrorGroup(_GroupColumns):
+    affected_sessions: int
+    range_occurrences: int  # its errors in the range that match the query
+    sparkline: list[int]  # those per bucket
+
+
+class ErrorGroupPage(msgspec.Struct):
+    items: list[ErrorGroup]
+    next_cursor: str | None
+    start_ns: int  # the sparklines' range and bucket width
+    end_ns: int
+    bucket_ns: int
+    error_groups: list[ErrorGroup]  # the same as items (its older name)
+
+
+class Occurrence(ErrorColumns):
+    session_id: str | None  # its own, else its trace's
+
+
+class ErrorGroupDetail(_GroupColumns):
+    stack: str  # the newest occurrence's
+    frames: Frames
+    affected_sessions: int
+    occurrences_latest: list[Occurrence]
+    next_cursor: str | None
+
+
+class ErrorDetail(Occurrence):
+    group_title: str | None
+    session_offset_ms: int | None  # after the session's first recorded event
+    logs_around: list[LogLine]
+
+
+class StateChange(msgspec.Struct, forbid_unknown_fields=True):
+    state: State
+
+
+class StateChanged(msgspec.Struct):
+    group_id: str
+    state: State
+
+
+# ---------------------------------------------------------------- suggestions and the live stream
+
+
+class KeySuggestion(msgspec.Struct):
+    key: str
+    kind: Literal["reserved", "attribute"]
+    type: FieldKind | None  # a reserved key's search type
+    count: int | None  # an attribute key's sampled rows
+
+
+class KeySuggestions(msgspec.Struct):
+    signal: Signal
+    keys: list[KeySuggestion]
+
+
+class ValueSuggestion(msgspec.Struct):
+    value: str
+    count: int
+
+
+class ValueSuggestions(msgspec.Struct):
+    signal: Signal
+    key: str
+    kind: Literal["reserved", "attribute"]
+    values: list[ValueSuggestion]
+
+
+Topic = Literal["sessions", "errors", "logs", "traces", "network"]
+
+
+class LiveChange(msgspec.Struct):
+    """The data of one `change` event of /api/live."""
+
+    topics: list[Topic]

@@ -2,8 +2,8 @@
 
 Run by hand (never in the test suite):
 
-    .venv/bin/python bench/ingest.py              # spans and logs, 5 runs each
-    .venv/bin/python bench/ingest.py --runs 3 --batches 150 --signal traces
+    .venv/bin/python bench/ingest.py              # every workload, 5 runs each
+    .venv/bin/python bench/ingest.py --runs 3 --batches 150 --workload spans-realistic
 
 Each run starts a fresh `hl-local` on free ports with a new database file, measures spawn →
 first /health 200 and idle RSS, then a sender process POSTs distinct 512-item batches over
@@ -34,17 +34,23 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import otlpgen
 
-SIGNALS = {"traces": ("spans", otlpgen.trace_request), "logs": ("logs", otlpgen.log_request)}
+# workload → (OTLP signal, table it lands in, request generator); reported in this order.
+WORKLOADS = {
+    "spans-realistic": ("traces", "spans", lambda seed: otlpgen.trace_request(seed, mix="realistic")),
+    "spans-heavy": ("traces", "spans", lambda seed: otlpgen.trace_request(seed, mix="heavy")),
+    "spans-none": ("traces", "spans", lambda seed: otlpgen.trace_request(seed, mix="none")),
+    "logs": ("logs", "logs", otlpgen.log_request),
+}
 CACHE = Path(tempfile.gettempdir()) / "hl-local-bench"
 
 
-def bodies(signal: str, count: int) -> list[bytes]:
+def bodies(workload: str, count: int) -> list[bytes]:
     """Distinct request bodies, generated once and cached on disk (generation is slow)."""
     CACHE.mkdir(exist_ok=True)
-    make = SIGNALS[signal][1]
+    make = WORKLOADS[workload][2]
     out = []
     for seed in range(count):
-        path = CACHE / f"{signal}-{seed}.pb"
+        path = CACHE / f"{workload}-{seed}.pb"
         if not path.exists():
             path.write_bytes(make(seed))
         out.append(path.read_bytes())
@@ -129,8 +135,8 @@ def stats(ui: str) -> dict[str, int]:
         return json.load(reply)
 
 
-def one_run(signal: str, payloads: list[bytes], items: int, connections: int) -> dict[str, float]:
-    table = SIGNALS[signal][0]
+def one_run(workload: str, payloads: list[bytes], items: int, connections: int) -> dict[str, float]:
+    signal, table, _ = WORKLOADS[workload]
     with tempfile.TemporaryDirectory() as tmp:
         process, ui, otlp, startup_s = start_server(Path(tmp) / "bench.duckdb")
         try:
@@ -148,7 +154,7 @@ def one_run(signal: str, payloads: list[bytes], items: int, connections: int) ->
             process.terminate()
             process.wait(timeout=60)
     if failures or landed != items:
-        raise SystemExit(f"{signal}: {len(failures)} failed requests, {landed} of {items} landed")
+        raise SystemExit(f"{workload}: {len(failures)} failed requests, {landed} of {items} landed")
     latencies.sort()
     return {
         "items_per_s": items / (finished - started),
@@ -215,25 +221,31 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--batches", type=int, default=200, help="distinct 512-item batches per run")
     parser.add_argument("--connections", type=int, default=4)
-    parser.add_argument("--signal", choices=[*SIGNALS, "both"], default="both")
+    parser.add_argument(
+        "--workload", choices=list(WORKLOADS), action="append",
+        help="what to send (default: all of them, the realistic mix first); may be repeated",
+    )  # fmt: skip
     args = parser.parse_args()
-    for signal in SIGNALS if args.signal == "both" else [args.signal]:
-        payloads = bodies(signal, args.batches)
+    chosen = args.workload or list(WORKLOADS)
+    for workload in chosen:
+        signal, table, _ = WORKLOADS[workload]
+        payloads = bodies(workload, args.batches)
         items = 512 * len(payloads)
         runs, baselines, naive = [], [], []
         for _ in range(args.runs):
             baselines.append(decode_baseline(signal, payloads))
             naive.append(naive_walk_baseline(signal, payloads))
-            runs.append(one_run(signal, payloads, items, args.connections))
-            print(f"  {signal} run: " + ", ".join(f"{k} {v:,.1f}" for k, v in runs[-1].items()), flush=True)
+            runs.append(one_run(workload, payloads, items, args.connections))
+            print(f"  {workload} run: " + ", ".join(f"{k} {v:,.1f}" for k, v in runs[-1].items()), flush=True)
         median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
         base = statistics.median(baselines)
         naive_rate = statistics.median(naive)
         low, high = min(r["items_per_s"] for r in runs), max(r["items_per_s"] for r in runs)
         print(
-            f"{signal}: {median['items_per_s']:,.0f} {SIGNALS[signal][0]}/s landed "
+            f"{workload}: {median['items_per_s']:,.0f} {table}/s landed "
             f"(min {low:,.0f}, max {high:,.0f}; "
-            f"{args.runs} runs of {items:,}), ack p50 {median['ack_p50_ms']:.1f} ms, "
+            f"{args.runs} runs of {items:,}, {args.connections} connections), "
+            f"ack p50 {median['ack_p50_ms']:.1f} ms, "
             f"p99 {median['ack_p99_ms']:.1f} ms, peak RSS {median['peak_rss_mib']:.0f} MiB, "
             f"idle RSS {median['idle_rss_mib']:.0f} MiB, spawn→ready {median['startup_s']:.2f} s; "
             f"ratio to bare protobuf decode ({base:,.0f}/s) {median['items_per_s'] / base:.3f}, "

@@ -5,6 +5,10 @@ Shape follows the shared performance baseline: 1 resource (8 attributes), 1 scop
 1-2 events (exception events carry a 12-frame stack); log bodies of 60-300 chars
 with 6 attributes, trace context on 70 % of them. Cardinality is mixed on purpose:
 methods and routes repeat, ids, sizes and durations mostly do not.
+
+Exceptions come in three mixes (`MIXES`): "realistic", 1 % of spans raise, with one of 20
+stacks (real apps repeat theirs); "heavy", every fifth span's first event raises with a stack
+of its own (the benchmark's original shape); "none", no exception at all.
 """
 
 from __future__ import annotations
@@ -77,8 +81,26 @@ def _span_attributes(rng: random.Random, method: str, route: str) -> list[KeyVal
     ]
 
 
-def trace_request(seed: int, spans_per_request: int = 512) -> bytes:
-    """One ExportTraceServiceRequest, serialized."""
+MIXES = ("realistic", "heavy", "none")
+# The realistic mix's pool: 20 (type, message, stack), the same on every run.
+_POOL_RNG = random.Random(20)
+STACK_POOL = [
+    (f"{kind}Error", f"{_POOL_RNG.choice(WORDS)} {_POOL_RNG.choice(WORDS)} failed", _stack(_POOL_RNG))
+    for kind in ["Key", "Value", "Type", "Runtime", "Lookup"] * 4
+]
+
+
+def _exception(rng: random.Random, mix: str, first_event: bool) -> tuple[str, str, str] | None:
+    """(type, message, stack) of an exception event, or None for an ordinary event."""
+    if mix == "heavy":
+        return ("KeyError", "'missing'", _stack(rng)) if rng.random() < 0.2 else None
+    if mix == "realistic" and first_event and rng.random() < 0.01:
+        return rng.choice(STACK_POOL)
+    return None
+
+
+def trace_request(seed: int, spans_per_request: int = 512, mix: str = "heavy") -> bytes:
+    """One ExportTraceServiceRequest, serialized; `mix` says which spans raise (MIXES)."""
     rng = random.Random(seed)
     req = ExportTraceServiceRequest()
     rs = req.resource_spans.add()
@@ -106,15 +128,16 @@ def trace_request(seed: int, spans_per_request: int = 512) -> bytes:
                 status=Status(code=rng.choice([0, 0, 0, 1, 2])),
             )
             span.attributes.extend(_span_attributes(rng, method, route))
-            for _ in range(rng.randint(1, 2)):
+            for n in range(rng.randint(1, 2)):
                 ev = span.events.add(time_unix_nano=start + 1000)
-                if rng.random() < 0.2:
+                exception = _exception(rng, mix, n == 0)
+                if exception:
                     ev.name = "exception"
                     ev.attributes.extend(
                         [
-                            _kv("exception.type", "KeyError"),
-                            _kv("exception.message", "'missing'"),
-                            _kv("exception.stacktrace", _stack(rng)),
+                            _kv("exception.type", exception[0]),
+                            _kv("exception.message", exception[1]),
+                            _kv("exception.stacktrace", exception[2]),
                         ]
                     )
                 else:

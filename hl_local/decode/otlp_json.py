@@ -350,12 +350,12 @@ def _parse(kind: str, body: bytes) -> Any:
 
 
 def decode_traces(body: bytes) -> Batch:
-    return otlp.traces_to_batch(_ENCODING, _parse("traces", body))
+    return otlp.with_digest(otlp.traces_to_batch(_ENCODING, _parse("traces", body)), b"json traces", body)
 
 
 def decode_logs(body: bytes) -> Batch:
-    return otlp.logs_to_batch(_ENCODING, _parse("logs", body))
+    return otlp.with_digest(otlp.logs_to_batch(_ENCODING, _parse("logs", body)), b"json logs", body)
 
 
 def decode_metrics(body: bytes) -> Batch:
-    return otlp.metrics_to_batch(_ENCODING, _parse("metrics", body))
+    return otlp.with_digest(otlp.metrics_to_batch(_ENCODING, _parse("metrics", body)), b"json metrics", body)

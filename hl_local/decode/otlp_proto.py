@@ -125,12 +125,15 @@ def _parse(message_class: Any, body: bytes, what: str) -> Any:
 
 
 def decode_traces(body: bytes) -> Batch:
-    return otlp.traces_to_batch(_ENCODING, _parse(_TRACES, body, "ExportTraceServiceRequest"))
+    batch = otlp.traces_to_batch(_ENCODING, _parse(_TRACES, body, "ExportTraceServiceRequest"))
+    return otlp.with_digest(batch, b"protobuf traces", body)
 
 
 def decode_logs(body: bytes) -> Batch:
-    return otlp.logs_to_batch(_ENCODING, _parse(_LOGS, body, "ExportLogsServiceRequest"))
+    batch = otlp.logs_to_batch(_ENCODING, _parse(_LOGS, body, "ExportLogsServiceRequest"))
+    return otlp.with_digest(batch, b"protobuf logs", body)
 
 
 def decode_metrics(body: bytes) -> Batch:
-    return otlp.metrics_to_batch(_ENCODING, _parse(_METRICS, body, "ExportMetricsServiceRequest"))
+    batch = otlp.metrics_to_batch(_ENCODING, _parse(_METRICS, body, "ExportMetricsServiceRequest"))
+    return otlp.with_digest(batch, b"protobuf metrics", body)

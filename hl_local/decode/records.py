@@ -358,6 +358,15 @@ class FeedbackRow(Row):
     received_ns: int
 
 
+class RequestDigestRow(Row):
+    """An OTLP request already stored, by a digest of its decoded body (see Batch.digest)."""
+
+    table = "request_digests"
+
+    digest: str
+    received_ns: int
+
+
 class ErrorLog(msgspec.Struct, array_like=True, gc=False):
     """The ERROR log line of an exception event, written only when its error is new, so a resent
     span batch or a duplicate event adds no second line."""
@@ -370,7 +379,9 @@ class Batch(msgspec.Struct, kw_only=True):
     """Everything one request produced: it is committed whole or not at all.
 
     `push_key` (session_id, payload_id) marks a replay push: if that push is already stored,
-    the whole batch is skipped, so a retried push adds nothing twice.
+    the whole batch is skipped, so a retried push adds nothing twice. `digest` does the same for
+    an OTLP request: a digest of its decoded body, so an exporter's retry of a request whose
+    acknowledgement was lost is stored once (store/writer.py says what this does not catch).
     """
 
     session_inits: list[SessionRow] = []
@@ -388,6 +399,7 @@ class Batch(msgspec.Struct, kw_only=True):
     errors: list[ErrorRow] = []
     error_logs: list[ErrorLog] = []
     push_key: tuple[str, str] | None = None
+    digest: str | None = None
 
     @property
     def row_count(self) -> int:
@@ -429,5 +441,6 @@ ROW_TYPES: Final[tuple[type[Row], ...]] = (
     ErrorRow,
     ErrorGroupRow,
     FeedbackRow,
+    RequestDigestRow,
 )
 UPDATE_TYPES: Final[tuple[type[Update], ...]] = (SessionIdentity, SessionProperties, ErrorGroupState)

@@ -7,10 +7,13 @@ SCHEMA_VERSION history:
         version-1 file lacks them, so it is refused rather than read with those filters matching
         nothing);
         indexes on logs.trace_id and errors.trace_id; `listed_spans` without linked_session_id.
+    3 — `request_digests` (a resent OTLP request is recognised by its body's digest) and spans
+        without their (trace_id, span_id) primary key. A version-2 file is migrated when opened.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 
 import duckdb
@@ -20,12 +23,12 @@ from hl_local.decode.records import PROMOTED_COLUMNS
 from hl_local.errors import SchemaMismatch
 from hl_local.store.tables import check_rows
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA_FILES = (
     "meta.sql", "spans.sql", "logs.sql", "metric_points.sql", "sessions.sql", "replay_chunks.sql",
     "session_events.sql", "network_requests.sql", "websocket_events.sql", "errors.sql",
-    "session_feedback.sql", "error_groups.sql", "views.sql",
+    "session_feedback.sql", "error_groups.sql", "request_digests.sql", "views.sql",
 )  # fmt: skip
 
 
@@ -67,9 +70,49 @@ def _check_version(con: duckdb.DuckDBPyConnection, tables: set[str], path: str) 
         raise SchemaMismatch(f"{path} has a schema version of {text!r}, which no hl-local wrote; "
                              "choose another --db PATH")  # fmt: skip
     found = int(text)
+    if found in MIGRATIONS:
+        _migrate(con, found)
+        found = SCHEMA_VERSION
     if found != SCHEMA_VERSION:
         newer = "a newer" if found > SCHEMA_VERSION else "an older"
         raise SchemaMismatch(
             f"{path} was written by {newer} hl-local (schema {found}, this one reads {SCHEMA_VERSION}); "
             f"open it with that version, or start with another --db PATH"
         )
+
+
+_VIEWS = (
+    "listed_spans", "linked_spans", "linked_errors", "linked_logs", "network_request_traces",
+    "trace_sessions", "session_summaries", "session_stats",
+)  # fmt: skip
+
+
+def _spans_without_key(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 2 → 3: spans rebuilt without their primary key (DuckDB cannot drop a constraint)."""
+    for view in _VIEWS:
+        con.execute(f"DROP VIEW IF EXISTS {view}")
+    con.execute("DROP INDEX IF EXISTS spans_by_trace")
+    con.execute("ALTER TABLE spans RENAME TO spans_v2")
+    con.execute(ddl("spans.sql"))
+    con.execute("INSERT INTO spans SELECT * FROM spans_v2 ORDER BY trace_id, start_ns")
+    con.execute("DROP TABLE spans_v2")
+    con.execute(ddl("request_digests.sql"))
+    con.execute(ddl("views.sql"))
+
+
+# found version → the steps that bring a file of that version to SCHEMA_VERSION, in one transaction
+MIGRATIONS: dict[int, tuple[Callable[[duckdb.DuckDBPyConnection], None], ...]] = {
+    2: (_spans_without_key,),
+}
+
+
+def _migrate(con: duckdb.DuckDBPyConnection, found: int) -> None:
+    con.execute("BEGIN")
+    try:
+        for step in MIGRATIONS[found]:
+            step(con)
+        con.execute("UPDATE hl_meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

@@ -25,11 +25,20 @@ from dataclasses import dataclass
 import duckdb
 import msgspec
 
-from hl_local.decode.records import Batch, ErrorGroupRow, ErrorLog, ErrorRow, LogRow, Row, Update
+from hl_local.decode.records import (
+    Batch,
+    ErrorGroupRow,
+    ErrorLog,
+    ErrorRow,
+    LogRow,
+    RequestDigestRow,
+    Row,
+    Update,
+)
 from hl_local.errors import Overloaded, RowsRejected, WriteFailed
 from hl_local.store.db import Store
 from hl_local.store.grouping import ErrorGrouper
-from hl_local.store.writes import INSERT_CHUNKS, INSERT_ERRORS, UPSERT_ERROR_GROUPS, WRITES
+from hl_local.store.writes import INSERT_CHUNKS, INSERT_DIGESTS, INSERT_ERRORS, UPSERT_ERROR_GROUPS, WRITES
 
 log = logging.getLogger(__name__)
 
@@ -197,14 +206,17 @@ def _commit(cur: duckdb.DuckDBPyConnection, group: list[Batch], grouper: ErrorGr
     try:
         cur.execute("BEGIN")
         try:
-            kept = _new_pushes(group, run)
+            kept = _new_requests(group, run)
+            errors = [row for batch in kept for row in batch.errors]
+            error_logs = (
+                _write_errors(errors, [e for b in kept for e in b.error_logs], grouper, run) if errors else []
+            )
             for kind, statements in WRITES.items():
-                rows = [row for batch in kept for row in getattr(batch, kind)]
+                rows: list[Row | Update] = [row for batch in kept for row in getattr(batch, kind)]
+                if kind == "logs":
+                    rows += error_logs  # one insert for the group's log lines, derived ones included
                 if rows:
                     run(rows, statements, f"_rows_{kind}")
-            errors = [row for batch in kept for row in batch.errors]
-            if errors:
-                _write_errors(errors, [log for batch in kept for log in batch.error_logs], grouper, run)
             cur.execute("COMMIT")
         except BaseException:
             grouper.rollback()
@@ -219,8 +231,8 @@ def _commit(cur: duckdb.DuckDBPyConnection, group: list[Batch], grouper: ErrorGr
 
 def _write_errors(
     errors: list[ErrorRow], error_logs: list[ErrorLog], grouper: ErrorGrouper, run: Run
-) -> None:
-    """Group the errors, insert the new ones, fold them into their groups, write their log lines.
+) -> list[LogRow]:
+    """Group the errors, insert the new ones, fold them into their groups; return their log lines.
 
     A repeated error (same id: a retried batch, Flask's duplicate event) is ignored by the
     insert, and RETURNING tells which were new, so neither group counts nor log lines repeat.
@@ -243,8 +255,7 @@ def _write_errors(
         if entry.error_id in new_ids and entry.error_id not in logged:
             logged.add(entry.error_id)
             logs.append(entry.log)
-    if logs:
-        run(logs, (WRITES["logs"][0],), "_rows_error_logs")
+    return logs
 
 
 def _group_rows(errors: list[ErrorRow], grouper: ErrorGrouper) -> list[ErrorGroupRow]:
@@ -265,27 +276,36 @@ def _group_rows(errors: list[ErrorRow], grouper: ErrorGrouper) -> list[ErrorGrou
     return rows
 
 
-def _new_pushes(group: list[Batch], run: Run) -> list[Batch]:
-    """Insert the group's replay chunks; return the requests to write, without repeated pushes.
+def _new_requests(group: list[Batch], run: Run) -> list[Batch]:
+    """The requests of `group` to write: without the ones already stored, nor repeats within it.
 
-    The chunk rows go in first with INSERT OR IGNORE … RETURNING: the keys it returns are the
-    pushes not stored before. A push repeated within the group counts once. The writes of every
-    repeated push are dropped whole.
+    A replay push is known by (session_id, payload_id), the key of its replay chunk; an OTLP request
+    by the digest of its decoded body (request_digests). Both are inserted first with INSERT OR
+    IGNORE … RETURNING, and a request whose key did not come back is dropped whole.
+
+    The digest catches what exporters do: resend the same request after a lost acknowledgement or a
+    503 (the OTel SDKs and the Collector retry the request they built). It does not catch a retry
+    that re-batches the same spans into a different request, or two requests that carry one span:
+    those store a span twice (the trace view shows each (trace_id, span_id) once).
     """
-    seen: set[tuple[str, str]] = set()
+    seen: set[object] = set()
     candidates: list[Batch] = []
+    keyed: list[Batch] = []
     for batch in group:
-        key = batch.push_key
-        if key is not None and key not in seen:
+        key = batch.push_key or batch.digest
+        if key is None:
+            keyed.append(batch)  # nothing to de-duplicate it by: always written
+        elif key not in seen:
             seen.add(key)
             candidates.append(batch)
     if not candidates:
-        return group
+        return keyed
     chunks = [chunk for batch in candidates for chunk in batch.replay_chunks]
-    inserted = run(chunks, (INSERT_CHUNKS,), "_rows_new_chunks") if chunks else []
-    new_keys = {(str(session), str(payload)) for session, payload in inserted}
-    fresh = [batch for batch in candidates if batch.push_key in new_keys]
-    return [batch for batch in group if batch.push_key is None] + fresh
+    pushes = run(chunks, (INSERT_CHUNKS,), "_rows_new_chunks") if chunks else []
+    digests = [RequestDigestRow(b.digest, time.time_ns()) for b in candidates if b.digest is not None]
+    requests = run(digests, (INSERT_DIGESTS,), "_rows_new_digests") if digests else []
+    fresh = {(str(session), str(payload)) for session, payload in pushes} | {str(r[0]) for r in requests}
+    return keyed + [batch for batch in candidates if (batch.push_key or batch.digest) in fresh]
 
 
 def _checkpoint(cur: duckdb.DuckDBPyConnection, store: Store) -> None:

@@ -85,13 +85,16 @@ WRITES: dict[str, tuple[str, ...]] = {
         "UPDATE error_groups SET state = r.state, state_changed_ns = r.state_changed_ns "
         f"FROM ({_LATEST_STATE}) AS r WHERE error_groups.group_id = r.group_id",
     ),
-    "spans": (f"INSERT OR IGNORE INTO spans BY NAME {_with_promoted('{rows}')}",),
+    # sorted by trace: a trace's spans sit together, so reading one trace touches fewer row groups
+    "spans": (f"INSERT INTO spans BY NAME {_with_promoted('{rows}')} ORDER BY trace_id, start_ns",),
     "logs": (f"INSERT INTO logs BY NAME {_with_promoted('{rows}')}",),
     "metric_points": ("INSERT INTO metric_points BY NAME SELECT * FROM {rows}",),
     "session_events": ("INSERT INTO session_events BY NAME SELECT * FROM {rows}",),
     "network_requests": ("INSERT INTO network_requests BY NAME SELECT * FROM {rows}",),
     "websocket_events": ("INSERT INTO websocket_events BY NAME SELECT * FROM {rows}",),
 }
+
+INSERT_DIGESTS = "INSERT OR IGNORE INTO request_digests BY NAME SELECT * FROM {rows} RETURNING digest"
 
 INSERT_CHUNKS = (
     "INSERT OR IGNORE INTO replay_chunks BY NAME SELECT * FROM {rows} RETURNING session_id, payload_id"

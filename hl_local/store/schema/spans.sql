@@ -28,12 +28,12 @@ CREATE TABLE spans (
     events VARCHAR NOT NULL,               -- JSON array of {time_ns, name, attributes}
     links VARCHAR NOT NULL,                -- JSON array of {trace_id, span_id, trace_state, attributes}
     received_ns BIGINT NOT NULL,
-    -- A resent batch must not duplicate spans: inserts use INSERT OR IGNORE against this key.
-    PRIMARY KEY (trace_id, span_id),
+    -- No primary key (schema 3): a resent request is recognised by its digest (request_digests.sql),
+    -- and the writer inserts each group's spans sorted by trace, so a trace's rows sit together.
     -- Promoted attributes: one VARCHAR column per key of decode/records.py PROMOTED_ATTRIBUTES
     -- (the attribute, else the resource's, as text), filled by the writer's INSERT from the JSON
     -- columns above. store/schema.py puts them in place of this line:
     -- @promoted_attributes
 );
--- One trace by id: ~1 ms instead of a scan (the compound key above cannot serve a trace_id-only lookup).
+-- One trace by id: ~1 ms instead of a scan.
 CREATE INDEX spans_by_trace ON spans (trace_id);

@@ -1,0 +1,66 @@
+"""Files of an older schema are migrated when opened, keeping everything they hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import httpx
+
+from hl_local.store.db import Store
+from hl_local.store.schema import SCHEMA_VERSION
+from tests.conftest import span_keys, start_server, trace_batch
+
+
+def _as_schema_2(db: Path) -> None:
+    """Turn a current file into what schema 2 was: spans keyed by (trace_id, span_id), no digests."""
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("BEGIN")
+        con.execute("DROP INDEX spans_by_trace")
+        con.execute("CREATE TABLE spans_copy AS SELECT * FROM spans")
+        con.execute("DELETE FROM spans")
+        con.execute("DROP TABLE request_digests")
+        con.execute("UPDATE hl_meta SET value = '2' WHERE key = 'schema_version'")
+        con.execute("COMMIT")
+        con.execute("ALTER TABLE spans ADD PRIMARY KEY (trace_id, span_id)")
+        con.execute("INSERT INTO spans SELECT * FROM spans_copy")
+        con.execute("DROP TABLE spans_copy")
+        con.execute("CREATE INDEX spans_by_trace ON spans (trace_id)")
+    finally:
+        con.close()
+
+
+def test_a_schema_2_file_is_migrated_with_its_spans(tmp_path: Path) -> None:
+    db = tmp_path / "v2.duckdb"
+    server = start_server(db)
+    try:
+        reply = httpx.post(
+            f"{server.otlp_http_url}/v1/traces",
+            content=trace_batch(7),
+            headers={"content-type": "application/x-protobuf"},
+            timeout=30,
+        )
+        assert reply.status_code == 200
+    finally:
+        assert server.stop() == 0
+    _as_schema_2(db)
+    with duckdb.connect(str(db)) as con:
+        assert con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'spans' "
+                           "AND constraint_type = 'PRIMARY KEY'").fetchall() == [(1,)]  # fmt: skip
+
+    Store.open(db).close()
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        version = con.execute("SELECT value FROM hl_meta WHERE key = 'schema_version'").fetchall()
+        assert version == [(str(SCHEMA_VERSION),)]
+        keys = set(con.execute("SELECT trace_id, span_id FROM spans").fetchall())
+        assert keys == span_keys(trace_batch(7))
+        assert con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'spans' "
+                           "AND constraint_type = 'PRIMARY KEY'").fetchall() == [(0,)]  # fmt: skip
+        assert con.execute("SELECT count(*) FROM request_digests").fetchall() == [(0,)]
+    again = start_server(db)  # and it serves: the views were rebuilt
+    try:
+        assert again.stats()["spans"] == len(keys)
+    finally:
+        assert again.stop() == 0

@@ -114,6 +114,19 @@ def exception_events(body: bytes) -> int:
     return len(distinct)
 
 
+def exception_spans(body: bytes) -> set[tuple[str, str]]:
+    """(trace_id, span_id) in hex of the spans with an exception event."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    return {
+        (span.trace_id.hex(), span.span_id.hex())
+        for resource_spans in ExportTraceServiceRequest.FromString(body).resource_spans
+        for scope_spans in resource_spans.scope_spans
+        for span in scope_spans.spans
+        if any(event.name == "exception" for event in span.events)
+    }
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_data_survives_a_clean_stop_and_restart(sig: int, db_path: Path) -> None:
     server = start_server(db_path)
@@ -227,6 +240,12 @@ def test_kill_9_during_ingest_loses_nothing_acknowledged(db_path: Path) -> None:
     missing = [seed for seed in acked if not span_keys(trace_batch(seed)) <= stored]
     assert not missing, f"acknowledged batches lost: {missing}"
     assert info_spans == len(stored)
+    # Errors derived from acknowledged spans are stored too, those the writer had deferred included:
+    # pending_errors held them, and the restart stored them first.
+    errored = {(str(t), str(s)) for t, s in again.query("SELECT DISTINCT trace_id, span_id FROM errors")}
+    wanted = set().union(*(exception_spans(trace_batch(seed)) for seed in acked))
+    assert wanted and not wanted - errored, f"{len(wanted - errored)} acknowledged errors lost"
+    assert again.query("SELECT count(*) FROM pending_errors") == [(0,)]
     print(f"\nkill -9: {len(acked)} batches acknowledged, {len(stored) // BATCH} stored")
 
 
@@ -326,3 +345,35 @@ def test_overload_over_grpc_is_unavailable_and_never_a_partial_write(db_path: Pa
     finally:
         channel.close()
         assert server.stop() == 0
+
+
+def test_errors_a_crash_left_pending_are_stored_at_start(db_path: Path) -> None:
+    """The writer defers errors derived from OTLP under load, committed to pending_errors with their
+    spans: a file left with some there (as a kill -9 would) stores them, grouped, when it opens."""
+    import duckdb
+    import msgspec
+
+    from hl_local.decode import otlp_proto
+    from hl_local.store.db import Store
+
+    Store.open(db_path).close()
+    batch = otlp_proto.decode_traces(trace_batch(31))
+    assert batch.errors and batch.error_logs
+    encode = msgspec.msgpack.encode
+    con = duckdb.connect(str(db_path))
+    try:
+        con.execute(
+            "INSERT INTO pending_errors VALUES (?, ?, ?)", [1, encode(batch.errors), encode(batch.error_logs)]
+        )
+    finally:
+        con.close()
+
+    server = start_server(db_path)
+    try:
+        stats = server.stats()
+    finally:
+        assert server.stop() == 0
+    distinct = {error.error_id for error in batch.errors}
+    assert (stats["errors"], stats["logs"]) == (len(distinct), len(distinct))
+    assert stats["error_groups"] >= 1
+    assert server.query("SELECT count(*) FROM pending_errors") == [(0,)]

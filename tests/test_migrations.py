@@ -21,6 +21,7 @@ def _as_schema_2(db: Path) -> None:
         con.execute("CREATE TABLE spans_copy AS SELECT * FROM spans")
         con.execute("DELETE FROM spans")
         con.execute("DROP TABLE request_digests")
+        con.execute("DROP TABLE pending_errors")
         con.execute("UPDATE hl_meta SET value = '2' WHERE key = 'schema_version'")
         con.execute("COMMIT")
         con.execute("ALTER TABLE spans ADD PRIMARY KEY (trace_id, span_id)")

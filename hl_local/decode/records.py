@@ -367,6 +367,17 @@ class RequestDigestRow(Row):
     received_ns: int
 
 
+class PendingErrorsRow(Row):
+    """Errors derived from OTLP that the writer stores later, in a bigger batch (store/writer.py):
+    committed with their spans or log records so that a crash loses none of them."""
+
+    table = "pending_errors"
+
+    received_ns: int
+    errors: bytes  # msgpack of list[ErrorRow]
+    error_logs: bytes  # msgpack of list[ErrorLog]
+
+
 class ErrorLog(msgspec.Struct, array_like=True, gc=False):
     """The ERROR log line of an exception event, written only when its error is new, so a resent
     span batch or a duplicate event adds no second line."""
@@ -442,5 +453,6 @@ ROW_TYPES: Final[tuple[type[Row], ...]] = (
     ErrorGroupRow,
     FeedbackRow,
     RequestDigestRow,
+    PendingErrorsRow,
 )
 UPDATE_TYPES: Final[tuple[type[Update], ...]] = (SessionIdentity, SessionProperties, ErrorGroupState)

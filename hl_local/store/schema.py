@@ -7,8 +7,9 @@ SCHEMA_VERSION history:
         version-1 file lacks them, so it is refused rather than read with those filters matching
         nothing);
         indexes on logs.trace_id and errors.trace_id; `listed_spans` without linked_session_id.
-    3 — `request_digests` (a resent OTLP request is recognised by its body's digest) and spans
-        without their (trace_id, span_id) primary key. A version-2 file is migrated when opened.
+    3 — `request_digests` (a resent OTLP request is recognised by its body's digest), spans
+        without their (trace_id, span_id) primary key, `pending_errors` (errors the writer stores
+        later, in bigger batches). A version-2 file is migrated when opened.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ SCHEMA_VERSION = 3
 SCHEMA_FILES = (
     "meta.sql", "spans.sql", "logs.sql", "metric_points.sql", "sessions.sql", "replay_chunks.sql",
     "session_events.sql", "network_requests.sql", "websocket_events.sql", "errors.sql",
-    "session_feedback.sql", "error_groups.sql", "request_digests.sql", "views.sql",
+    "session_feedback.sql", "error_groups.sql", "request_digests.sql", "pending_errors.sql", "views.sql",
 )  # fmt: skip
 
 
@@ -97,6 +98,7 @@ def _spans_without_key(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("INSERT INTO spans SELECT * FROM spans_v2 ORDER BY trace_id, start_ns")
     con.execute("DROP TABLE spans_v2")
     con.execute(ddl("request_digests.sql"))
+    con.execute(ddl("pending_errors.sql"))
     con.execute(ddl("views.sql"))
 
 

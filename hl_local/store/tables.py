@@ -21,7 +21,7 @@ from hl_local.errors import SchemaMismatch
 if TYPE_CHECKING:
     import pyarrow as pa
 
-_PYTHON_TYPES = {str: "VARCHAR", int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN"}
+_PYTHON_TYPES = {str: "VARCHAR", int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN", bytes: "BLOB"}
 
 
 class Column(NamedTuple):

@@ -31,6 +31,7 @@ from hl_local.decode.records import (
     ErrorLog,
     ErrorRow,
     LogRow,
+    PendingErrorsRow,
     RequestDigestRow,
     Row,
     Update,
@@ -38,13 +39,24 @@ from hl_local.decode.records import (
 from hl_local.errors import Overloaded, RowsRejected, WriteFailed
 from hl_local.store.db import Store
 from hl_local.store.grouping import ErrorGrouper
-from hl_local.store.writes import INSERT_CHUNKS, INSERT_DIGESTS, INSERT_ERRORS, UPSERT_ERROR_GROUPS, WRITES
+from hl_local.store.writes import (
+    INSERT_CHUNKS,
+    INSERT_DIGESTS,
+    INSERT_ERRORS,
+    INSERT_PENDING,
+    UPSERT_ERROR_GROUPS,
+    WRITES,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING_ROWS = 500_000  # ~0.5 GB of decoded rows at worst; ~10 s of work at full speed
 MAX_GROUP_ROWS = 50_000  # bigger groups stop helping throughput and hold the commit back
 IDLE_CHECKPOINT_S = 2.0  # checkpoint once writes pause this long
+# Under load, errors derived from OTLP wait in pending_errors for at most this long (or this many),
+# then are grouped and stored in one go: with every group, their three statements cost ~10 ms.
+DEFER_ERRORS_S = 0.5
+DEFER_ERRORS_MAX = 5_000
 
 
 @dataclass(slots=True)
@@ -70,6 +82,7 @@ class Writer:
         # Per kind, how many commits have included it: the live view (/api/live) compares these.
         self.commits_by_kind: dict[str, int] = {}
         self._grouper = ErrorGrouper()  # owned by the writer thread, loaded when it starts
+        self._deferred = _Deferred()  # owned by the writer thread
 
     def start(self) -> None:
         self._thread.start()
@@ -101,6 +114,9 @@ class Writer:
     def _run(self) -> None:
         cur = self._store.cursor()
         _load_grouper(cur, self._grouper)
+        self._deferred.load(cur)
+        if self._deferred.errors:  # left by a crash: stored before anything else
+            self._flush_deferred(cur)
         dirty = False
         while True:
             try:
@@ -113,6 +129,8 @@ class Writer:
             if group:
                 self._commit_group(cur, group)
                 dirty = True
+            if self._deferred.errors and self._queue.empty():
+                self._flush_deferred(cur)
             if stop:
                 return
 
@@ -134,12 +152,18 @@ class Writer:
         return group, False
 
     def _commit_group(self, cur: duckdb.DuckDBPyConnection, group: list[_Pending]) -> None:
+        # More requests waiting: OTLP-derived errors can wait for a bigger batch (see DEFER_ERRORS_S).
+        defer = not self._queue.empty() and not self._deferred.due()
         try:
-            _commit(cur, [p.batch for p in group], self._grouper)
+            flushed = _commit(cur, [p.batch for p in group], self._grouper, self._deferred, defer)
             self.committed_groups += 1
             outcomes: list[Exception | None] = [None] * len(group)
         except Exception as exc:  # any failure fails the requests, never the thread
+            flushed = False
             outcomes = [_failure(exc)] if len(group) == 1 else [self._commit_alone(cur, p) for p in group]
+        if flushed:
+            for kind in ("errors", "logs"):
+                self.commits_by_kind[kind] = self.commits_by_kind.get(kind, 0) + 1
         for pending, outcome in zip(group, outcomes, strict=True):
             with self._lock:
                 self._pending_rows -= pending.rows
@@ -148,9 +172,19 @@ class Writer:
                     self.commits_by_kind[kind] = self.commits_by_kind.get(kind, 0) + 1
             pending.loop.call_soon_threadsafe(_settle, pending.future, outcome)
 
+    def _flush_deferred(self, cur: duckdb.DuckDBPyConnection) -> None:
+        """Group and store the deferred errors now (the queue has emptied, or they are due)."""
+        try:
+            _commit(cur, [], self._grouper, self._deferred, defer=False)
+        except Exception as exc:  # they stay in pending_errors and are tried again with the next group
+            log.warning("storing deferred errors failed; they will be retried: %s", exc)
+            return
+        for kind in ("errors", "logs"):
+            self.commits_by_kind[kind] = self.commits_by_kind.get(kind, 0) + 1
+
     def _commit_alone(self, cur: duckdb.DuckDBPyConnection, pending: _Pending) -> Exception | None:
         try:
-            _commit(cur, [pending.batch], self._grouper)
+            _commit(cur, [pending.batch], self._grouper, self._deferred, defer=False)
         except Exception as exc:
             return _failure(exc)
         return None
@@ -185,11 +219,54 @@ def _settle(future: asyncio.Future[None], outcome: Exception | None) -> None:
 Run = Callable[[Sequence[Row | Update], tuple[str, ...], str], list[tuple[object, ...]]]
 
 
-def _commit(cur: duckdb.DuckDBPyConnection, group: list[Batch], grouper: ErrorGrouper) -> None:
-    """Write every request of `group` in one transaction.
+class _Deferred:
+    """OTLP-derived errors committed to pending_errors (with their spans or log records) but not yet
+    grouped and stored: written in one go when the writer's queue empties, after DEFER_ERRORS_S,
+    or past DEFER_ERRORS_MAX. Changed only after the transaction that changed pending_errors commits.
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[ErrorRow] = []
+        self.logs: list[ErrorLog] = []
+        self.since: float | None = None
+
+    def due(self) -> bool:
+        if self.since is None:
+            return False
+        return time.monotonic() - self.since >= DEFER_ERRORS_S or len(self.errors) >= DEFER_ERRORS_MAX
+
+    def add(self, errors: list[ErrorRow], logs: list[ErrorLog]) -> None:
+        self.errors += errors
+        self.logs += logs
+        if self.since is None:
+            self.since = time.monotonic()
+
+    def clear(self) -> None:
+        self.errors, self.logs, self.since = [], [], None
+
+    def load(self, cur: duckdb.DuckDBPyConnection) -> None:
+        for errors, logs in cur.execute("SELECT errors, error_logs FROM pending_errors").fetchall():
+            self.add(_decode_errors(errors), _decode_logs(logs))
+
+
+_decode_errors = msgspec.msgpack.Decoder(list[ErrorRow]).decode
+_decode_logs = msgspec.msgpack.Decoder(list[ErrorLog]).decode
+_encode = msgspec.msgpack.Encoder().encode
+
+
+def _commit(
+    cur: duckdb.DuckDBPyConnection,
+    group: list[Batch],
+    grouper: ErrorGrouper,
+    deferred: _Deferred,
+    defer: bool,
+) -> bool:
+    """Write every request of `group` in one transaction; True when it also stored deferred errors.
 
     Rows become Arrow columns here, once per kind for the whole group: converting per request
-    cost ~0.9 ms per browser push (a pa.array call per column), per group it is amortized.
+    cost ~0.9 ms per browser push (a pa.array call per column), per group it is amortized. Errors a
+    push carries are always stored with it; errors derived from OTLP go to pending_errors when
+    `defer`, else they are stored now with everything deferred before them.
     """
     from hl_local.store.arrow import to_arrow  # pyarrow takes ~0.1 s to import: not at start-up
 
@@ -203,14 +280,27 @@ def _commit(cur: duckdb.DuckDBPyConnection, group: list[Batch], grouper: ErrorGr
             result = cur.execute(statement.format(rows=view)).fetchall()
         return result
 
+    later: tuple[list[ErrorRow], list[ErrorLog]] | None = None
+    flushing = False
     try:
         cur.execute("BEGIN")
         try:
             kept = _new_requests(group, run)
-            errors = [row for batch in kept for row in batch.errors]
-            error_logs = (
-                _write_errors(errors, [e for b in kept for e in b.error_logs], grouper, run) if errors else []
-            )
+            errors = [row for batch in kept if batch.push_key for row in batch.errors]
+            derived = [row for batch in kept if not batch.push_key for row in batch.errors]
+            derived_logs = [log for batch in kept for log in batch.error_logs]
+            if defer and derived:
+                to_arrow(cur, derived)  # a value that does not fit fails its own request, now
+                pending = PendingErrorsRow(time.time_ns(), _encode(derived), _encode(derived_logs))
+                run([pending], (INSERT_PENDING,), "_rows_pending")
+                later, derived_logs = (derived, derived_logs), []
+            else:
+                flushing = bool(deferred.errors)
+                errors += deferred.errors + derived
+                derived_logs = deferred.logs + derived_logs
+                if flushing:
+                    cur.execute("DELETE FROM pending_errors")
+            error_logs = _write_errors(errors, derived_logs, grouper, run) if errors else []
             for kind, statements in WRITES.items():
                 rows: list[Row | Update] = [row for batch in kept for row in getattr(batch, kind)]
                 if kind == "logs":
@@ -227,6 +317,11 @@ def _commit(cur: duckdb.DuckDBPyConnection, group: list[Batch], grouper: ErrorGr
     finally:
         for view in views:
             cur.unregister(view)
+    if later is not None:
+        deferred.add(*later)
+    elif flushing:
+        deferred.clear()
+    return flushing
 
 
 def _write_errors(

@@ -94,6 +94,8 @@ WRITES: dict[str, tuple[str, ...]] = {
     "websocket_events": ("INSERT INTO websocket_events BY NAME SELECT * FROM {rows}",),
 }
 
+INSERT_PENDING = "INSERT INTO pending_errors BY NAME SELECT * FROM {rows}"
+
 INSERT_DIGESTS = "INSERT OR IGNORE INTO request_digests BY NAME SELECT * FROM {rows} RETURNING digest"
 
 INSERT_CHUNKS = (

@@ -125,7 +125,7 @@ LEVELS = ["info", "warn", "error", "debug"]
 # 40 plain log lines: 4 per millisecond (ties on time), levels cycling, two services.
 PLAIN_LOGS = [log(T0 + (i // 4) * MS, LEVELS[i % 4], f"line {i} {'payment' if i % 5 == 0 else 'noise'}")
               for i in range(40)]  # fmt: skip
-DUPLICATE = log(T0 + 100 * MS, "info", "sent twice")  # stored twice: identical rows
+DUPLICATE = log(T0 + 100 * MS, "info", "sent twice")  # in two requests, stored twice: identical rows
 TRACE_LOGS = [
     log(T0 + 11 * MS, "info", "checkout started", TRACE_A, ROOT_A),
     log(T0 + 31 * MS, "error", "payment failed", TRACE_A, RENDER_A),
@@ -165,8 +165,15 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             post(client, server, "/v1/traces", traces_body("worker", jobs))
             post(client, server, "/v1/logs", logs_body("shop", PLAIN_LOGS[:20] + TRACE_LOGS))
             post(client, server, "/v1/logs", logs_body("worker", PLAIN_LOGS[20:]))
+            # The same line in two requests (not a resend of one: those are stored once, by digest),
+            # written out differently, so that two identical rows are stored.
             post(client, server, "/v1/logs", logs_body("shop", [DUPLICATE]))
-            post(client, server, "/v1/logs", logs_body("shop", [DUPLICATE]))
+            reply = client.post(
+                f"{server.otlp_http_url}/v1/logs",
+                content=json.dumps(logs_body("shop", [DUPLICATE]), indent=1),
+                headers={"content-type": "application/json"},
+            )
+            assert reply.status_code == 200, reply.text
             post(client, server, "/v1/logs", logs_body("web", [SESSION_B_LOG]))
         yield server
     finally:

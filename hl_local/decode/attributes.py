@@ -11,9 +11,12 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import Any
 
 import msgspec
+
+from hl_local.decode.records import PROMOTED_ATTRIBUTES
 
 # key → (column, priority). Higher priority wins when several keys feed one column; the order
 # follows Highlight's backend (`backend/otel/extract.go`), plus the current semconv
@@ -34,6 +37,9 @@ PROMOTED_KEYS: dict[str, tuple[str, int]] = {
     "Source": ("source", 1),
     "highlight.source": ("source", 2),
 }
+
+# The keys of decode/records.py PROMOTED_ATTRIBUTES → their place in a row's `promoted` list.
+PROMOTED_INDEX: dict[str, int] = {key: i for i, key in enumerate(PROMOTED_ATTRIBUTES)}
 
 # A decoded attribute: key, Python value, `"key":value` JSON fragment, promoted column or None.
 Attribute = tuple[str, Any, str, "tuple[str, int] | None"]
@@ -66,6 +72,23 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def column_text(value: Any) -> str | None:
+    """What DuckDB's `json_extract_string` gives for `value` in our JSON text (the promoted columns
+    must mean what that lookup means): strings as they are, null as NULL, the rest as JSON text,
+    with doubles written as yyjson writes them (plain digits from 1e-6 up to 1e21, e.g.
+    10000000000000000.0 where msgspec writes 1e16)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, bytes) or (isinstance(value, float) and not math.isfinite(value)):
+        return _jsonable(value)  # type: ignore[no-any-return]  # base64, or "NaN"/"Infinity": JSON strings
+    if isinstance(value, float) and value != 0 and 1e-6 <= abs(value) < 1e21:
+        text = f"{Decimal(repr(value)):f}"
+        return text if "." in text else text + ".0"
+    return _fragment_value(value)
+
+
 def _fragment_value(value: Any) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         return json_text(_jsonable(value))
@@ -85,6 +108,7 @@ class AttributeDecoder:
         self._fragments: dict[bytes, str] = {}  # blob → `"key":value`
         self._values: dict[bytes, Attribute] = {}  # blob → decoded attribute, for to_dict
         self._promoted: dict[bytes, tuple[tuple[str, int], Any]] = {}  # blobs of promoted keys only
+        self._columns: dict[bytes, tuple[int, str | None]] = {}  # blobs of PROMOTED_ATTRIBUTES keys
 
     def decode(self, blob: bytes) -> Attribute:
         """Decode one attribute and remember it (unless it is too big to be worth keeping)."""
@@ -99,10 +123,14 @@ class AttributeDecoder:
                 self._fragments.clear()
                 self._values.clear()
                 self._promoted.clear()
+                self._columns.clear()
             self._fragments[blob] = attribute[2]
             self._values[blob] = attribute
             if column is not None:
                 self._promoted[blob] = (column, value)
+            index = PROMOTED_INDEX.get(key)
+            if index is not None:
+                self._columns[blob] = (index, column_text(value))
         return attribute
 
     def _blob_list(self, blobs: Iterable[Any]) -> list[bytes]:
@@ -110,8 +138,16 @@ class AttributeDecoder:
 
     def to_json(self, blobs: Iterable[Any], promoted: Promoted | None = None) -> str:
         """JSON object text for `blobs`; promoted keys found are recorded into `promoted`."""
+        return self.to_json_and_columns(blobs, promoted, with_columns=False)[0]
+
+    def to_json_and_columns(
+        self, blobs: Iterable[Any], promoted: Promoted | None = None, with_columns: bool = True
+    ) -> tuple[str, list[str | None] | None]:
+        """to_json, and the values of the PROMOTED_ATTRIBUTES keys among `blobs` in their order (None
+        when there is none): the first of a repeated key counts, as in DuckDB's JSON lookup."""
         blob_list = self._blob_list(blobs)
         fragments = list(map(self._fragments.get, blob_list))
+        columns: list[str | None] | None = None
         if None in fragments:
             for i, fragment in enumerate(fragments):
                 if fragment is None:
@@ -119,12 +155,25 @@ class AttributeDecoder:
                     fragments[i] = attribute[2]
                     if attribute[3] is not None and promoted is not None:
                         _promote(promoted, attribute[3], attribute[1])
+                    index = PROMOTED_INDEX.get(attribute[0])
+                    if with_columns and index is not None and blob_list[i] not in self._columns:
+                        columns = columns or [None] * len(PROMOTED_INDEX)  # a value too big to cache
+                        if columns[index] is None:
+                            columns[index] = column_text(attribute[1])
         if promoted is not None and not self._promoted.keys().isdisjoint(blob_list):
             for blob in blob_list:
                 hit = self._promoted.get(blob)
                 if hit is not None:
                     _promote(promoted, hit[0], hit[1])
-        return "{" + ",".join(fragments) + "}"  # type: ignore[arg-type]
+        if with_columns and not self._columns.keys().isdisjoint(blob_list):
+            columns = columns or [None] * len(PROMOTED_INDEX)
+            seen: set[int] = set()
+            for blob in blob_list:
+                found = self._columns.get(blob)
+                if found is not None and found[0] not in seen:
+                    seen.add(found[0])
+                    columns[found[0]] = found[1]
+        return "{" + ",".join(fragments) + "}", columns  # type: ignore[arg-type]
 
     def to_dict(self, blobs: Iterable[Any]) -> dict[str, Any]:
         return {a[0]: a[1] for a in map(self.decode, self._blob_list(blobs))}

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
-from hl_local.decode.attributes import AttributeDecoder, Promoted, json_text
+from hl_local.decode.attributes import PROMOTED_INDEX, AttributeDecoder, Promoted, json_text
 from hl_local.decode.derived import Derived, Origin
 from hl_local.decode.records import Batch, LogRow, MetricPointRow, SpanRow
 
@@ -59,13 +59,13 @@ class WireEncoding(Protocol):
 class _Context:
     """Promoted columns and attribute JSON of one resource + scope, shared by its items."""
 
-    __slots__ = ("_base", "attributes_json", "promoted", "scope_name", "scope_version")
+    __slots__ = ("_base", "attributes_json", "column_values", "promoted", "scope_name", "scope_version")
 
     def __init__(self, enc: WireEncoding, resource: Any) -> None:
         self.promoted: Promoted = {}
         self._base: tuple[str, str, str, str | None, str | None, str | None] | None = None
         attrs = resource.attributes if resource is not None else ()
-        self.attributes_json = enc.attributes.to_json(attrs, self.promoted)
+        self.attributes_json, self.column_values = enc.attributes.to_json_and_columns(attrs, self.promoted)
         self.scope_name = ""
         self.scope_version = ""
 
@@ -94,13 +94,25 @@ class _Context:
         hit = (item and item.get("source")) or self.promoted.get("source")
         return hit[0] if hit else None
 
+    def promoted_values(self, own: list[str | None] | None) -> list[str | None]:
+        """An item's PROMOTED_ATTRIBUTES values: its own, else its resource's (as the JSON lookup)."""
+        resource = self.column_values
+        if own is None:
+            return resource or _NO_PROMOTED
+        if resource is None:
+            return own
+        return [mine if mine is not None else theirs for mine, theirs in zip(own, resource, strict=True)]
+
+
+_NO_PROMOTED: list[str | None] = [None] * len(PROMOTED_INDEX)  # shared: rows only read it
+
 
 def spans_to_rows(enc: WireEncoding, request: Any, derived: Derived | None = None) -> list[SpanRow]:
     """Rows for `spans`; errors and log lines of span events into `derived`."""
     rows: list[SpanRow] = []
     append = rows.append
     hex_id = enc.hex_id
-    to_json = enc.attributes.to_json
+    to_json = enc.attributes.to_json_and_columns
     received_ns = time.time_ns()
     for resource_spans in request.resource_spans:
         ctx = _Context(enc, resource_spans.resource)
@@ -108,7 +120,7 @@ def spans_to_rows(enc: WireEncoding, request: Any, derived: Derived | None = Non
             ctx.enter_scope(scope_spans.scope)
             for span in scope_spans.spans:
                 promoted: Promoted = {}
-                attributes = to_json(span.attributes, promoted)
+                attributes, own = to_json(span.attributes, promoted)
                 trace_id = hex_id(span.trace_id, "traceId")
                 span_id = hex_id(span.span_id, "spanId")
                 start_ns = span.start_time_unix_nano
@@ -140,6 +152,7 @@ def spans_to_rows(enc: WireEncoding, request: Any, derived: Derived | None = Non
                         _events_json(enc, events),
                         _links_json(enc, span.links),
                         received_ns,
+                        ctx.promoted_values(own),
                     )
                 )
     return rows
@@ -240,7 +253,7 @@ def logs_to_rows(enc: WireEncoding, request: Any, derived: Derived | None = None
     rows: list[LogRow] = []
     append = rows.append
     hex_id = enc.hex_id
-    to_json = enc.attributes.to_json
+    to_json = enc.attributes.to_json_and_columns
     any_value = enc.any_value
     received_ns = time.time_ns()
     for resource_logs in request.resource_logs:
@@ -249,7 +262,7 @@ def logs_to_rows(enc: WireEncoding, request: Any, derived: Derived | None = None
             ctx.enter_scope(scope_logs.scope)
             for record in scope_logs.log_records:
                 promoted: Promoted = {}
-                attributes = to_json(record.attributes, promoted)
+                attributes, own = to_json(record.attributes, promoted)
                 observed_ns = record.observed_time_unix_nano or 0
                 time_ns = record.time_unix_nano or observed_ns or received_ns
                 body = any_value(record.body) if record.body is not None else None
@@ -287,6 +300,7 @@ def logs_to_rows(enc: WireEncoding, request: Any, derived: Derived | None = None
                         ctx.attributes_json,
                         None,  # frames: only browser console messages carry them
                         received_ns,
+                        ctx.promoted_values(own),
                     )
                 )
     return rows

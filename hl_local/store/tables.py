@@ -50,7 +50,8 @@ def _check(struct: type[Row] | type[Update], table: dict[str, Column], whole: bo
         raise SchemaMismatch(
             f"{where} does not exist, but {struct.__name__} (decode/records.py) writes to it"
         )
-    fields = struct_columns(struct)
+    staged = set(struct.staged) if issubclass(struct, Row) else set()
+    fields = {name: column for name, column in struct_columns(struct).items() if name not in staged}
     computed = set(struct.computed) if issubclass(struct, Row) else set()
     for name, column in fields.items():
         found = table.get(name)
@@ -113,7 +114,12 @@ def arrow_schema(cur: duckdb.DuckDBPyConnection, struct: type[Row] | type[Update
     """The Arrow schema of `struct`'s columns, exactly as DuckDB exports them (asked once per Struct)."""
     schema = _arrow_schemas.get(struct)
     if schema is None:
-        columns = ", ".join(struct.__struct_fields__)
+        staged = set(struct.staged) if issubclass(struct, Row) else set()
+        types = struct_columns(struct)
+        columns = ", ".join(
+            f"NULL::{types[name].type} AS {name}" if name in staged else name
+            for name in struct.__struct_fields__
+        )
         schema = cur.sql(f"SELECT {columns} FROM {struct.table} LIMIT 0").to_arrow_table().schema
         _arrow_schemas[struct] = schema
     return schema

@@ -37,20 +37,23 @@ _LATEST_STATE = (
 
 
 def _with_promoted(rows: str) -> str:
-    """`rows` with the promoted attribute columns, computed as the search compiler's JSON lookup would.
+    """`rows` with the promoted attribute columns: from the decoder's `promoted` list when it has one,
+    else computed as the search compiler's JSON lookup would.
 
-    One `json_extract_string` with a list of paths parses each JSON text once for all the keys.
+    One `json_extract_string` with a list of paths parses each JSON text once for all the keys; CASE
+    runs it only for the rows whose decoder did not look the keys up.
     """
     paths = ", ".join(f"'$.\"{key}\"'" for key in PROMOTED_ATTRIBUTES)
     columns = ", ".join(
-        f"coalesce(_own[{i}], _resource[{i}]) AS {column}"
+        f"CASE WHEN promoted IS NULL THEN coalesce(_own[{i}], _resource[{i}]) "
+        f"ELSE promoted[{i}] END AS {column}"
         for i, column in enumerate(PROMOTED_ATTRIBUTES.values(), start=1)
     )
-    return (
-        f"SELECT * EXCLUDE (_own, _resource), {columns} FROM (SELECT *, "
-        f"json_extract_string(attributes, [{paths}]) AS _own, "
-        f"json_extract_string(resource_attributes, [{paths}]) AS _resource FROM {rows})"
+    lookup = ", ".join(
+        f"CASE WHEN promoted IS NULL THEN json_extract_string({column}, [{paths}]) END AS {alias}"
+        for column, alias in (("attributes", "_own"), ("resource_attributes", "_resource"))
     )
+    return f"SELECT * EXCLUDE (_own, _resource, promoted), {columns} FROM (SELECT *, {lookup} FROM {rows})"
 
 
 # kind → statements, in the order kinds are written within one transaction.

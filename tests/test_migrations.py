@@ -22,6 +22,7 @@ def _as_schema_2(db: Path) -> None:
         con.execute("DELETE FROM spans")
         con.execute("DROP TABLE request_digests")
         con.execute("DROP TABLE pending_errors")
+        con.execute("DROP TABLE trace_summaries")
         con.execute("UPDATE hl_meta SET value = '2' WHERE key = 'schema_version'")
         con.execute("COMMIT")
         con.execute("ALTER TABLE spans ADD PRIMARY KEY (trace_id, span_id)")
@@ -60,6 +61,10 @@ def test_a_schema_2_file_is_migrated_with_its_spans(tmp_path: Path) -> None:
         assert con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'spans' "
                            "AND constraint_type = 'PRIMARY KEY'").fetchall() == [(0,)]  # fmt: skip
         assert con.execute("SELECT count(*) FROM request_digests").fetchall() == [(0,)]
+        traces = {t for t, _ in keys}
+        summaries = con.execute("SELECT trace_id, span_count FROM trace_summaries").fetchall()
+        assert {t for t, _ in summaries} == traces  # the migration summarised what the file held
+        assert sum(n for _, n in summaries) == len(keys)
     again = start_server(db)  # and it serves: the views were rebuilt
     try:
         assert again.stats()["spans"] == len(keys)

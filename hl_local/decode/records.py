@@ -388,6 +388,27 @@ class PendingErrorsRow(Row):
     error_logs: bytes  # msgpack of list[ErrorLog]
 
 
+class TraceSummaryRow(Row):
+    """One trace's figures, which the writer keeps with SQL over the spans and errors it stores
+    (store/writes.py); declared here so that the table is checked like the others."""
+
+    table = "trace_summaries"
+
+    trace_id: str
+    start_ns: int | None
+    end_ns: int | None
+    span_count: int
+    listed_span_count: int
+    error_span_count: int
+    error_count: int
+    root_is_root: bool
+    root_start_ns: int | None
+    root_span_id: str | None
+    root_span_name: str | None
+    root_service_name: str | None
+    received_ns: int
+
+
 class ErrorLog(msgspec.Struct, array_like=True, gc=False):
     """The ERROR log line of an exception event, written only when its error is new, so a resent
     span batch or a duplicate event adds no second line."""
@@ -464,5 +485,6 @@ ROW_TYPES: Final[tuple[type[Row], ...]] = (
     FeedbackRow,
     RequestDigestRow,
     PendingErrorsRow,
+    TraceSummaryRow,
 )
 UPDATE_TYPES: Final[tuple[type[Update], ...]] = (SessionIdentity, SessionProperties, ErrorGroupState)

@@ -9,7 +9,8 @@ SCHEMA_VERSION history:
         indexes on logs.trace_id and errors.trace_id; `listed_spans` without linked_session_id.
     3 — `request_digests` (a resent OTLP request is recognised by its body's digest), spans
         without their (trace_id, span_id) primary key, `pending_errors` (errors the writer stores
-        later, in bigger batches). A version-2 file is migrated when opened.
+        later, in bigger batches), `trace_summaries` (one row per trace, kept by the writer). A
+        version-2 file is migrated when opened.
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ from hl_local.decode.records import PROMOTED_ATTRIBUTES as PROMOTED_ATTRIBUTES
 from hl_local.decode.records import PROMOTED_COLUMNS
 from hl_local.errors import SchemaMismatch
 from hl_local.store.tables import check_rows
+from hl_local.store.writes import SUMMARISE_STORED_TRACES
 
 SCHEMA_VERSION = 3
 
 SCHEMA_FILES = (
     "meta.sql", "spans.sql", "logs.sql", "metric_points.sql", "sessions.sql", "replay_chunks.sql",
     "session_events.sql", "network_requests.sql", "websocket_events.sql", "errors.sql",
-    "session_feedback.sql", "error_groups.sql", "request_digests.sql", "pending_errors.sql", "views.sql",
+    "session_feedback.sql", "error_groups.sql", "request_digests.sql", "pending_errors.sql",
+    "trace_summaries.sql", "views.sql",
 )  # fmt: skip
 
 
@@ -99,6 +102,8 @@ def _spans_without_key(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE spans_v2")
     con.execute(ddl("request_digests.sql"))
     con.execute(ddl("pending_errors.sql"))
+    con.execute(ddl("trace_summaries.sql"))
+    con.execute(SUMMARISE_STORED_TRACES)
     con.execute(ddl("views.sql"))
 
 

@@ -40,6 +40,7 @@ from hl_local.errors import Overloaded, RowsRejected, WriteFailed
 from hl_local.store.db import Store
 from hl_local.store.grouping import ErrorGrouper
 from hl_local.store.writes import (
+    COUNT_TRACE_ERRORS,
     INSERT_CHUNKS,
     INSERT_DIGESTS,
     INSERT_ERRORS,
@@ -344,6 +345,9 @@ def _write_errors(
     fresh = [error for error in grouped if error.error_id in new_ids]
     if fresh:
         run(_group_rows(fresh, grouper), (UPSERT_ERROR_GROUPS,), "_rows_error_groups")
+        traced = [error for error in fresh if error.trace_id]
+        if traced:
+            run(traced, (COUNT_TRACE_ERRORS,), "_rows_traced_errors")
     logs: list[LogRow] = []
     logged: set[str] = set()
     for entry in error_logs:

@@ -56,6 +56,73 @@ def _with_promoted(rows: str) -> str:
     return f"SELECT * EXCLUDE (_own, _resource, promoted), {columns} FROM (SELECT *, {lookup} FROM {rows})"
 
 
+_WRAPPERS = "('highlight.log', 'highlight.go.log')"  # views.sql listed_spans leaves these out
+
+# A trace's figures over some of its spans: as the trace list defines them, the root is the span
+# without a parent, else the earliest span.
+_TRACE_PARTS = f"""
+SELECT trace_id,
+       min(start_ns) AS start_ns,
+       max(end_ns) AS end_ns,
+       count(*) AS span_count,
+       count(*) FILTER (WHERE name NOT IN {_WRAPPERS}) AS listed_span_count,
+       count(*) FILTER (WHERE status_code = 2) AS error_span_count,
+       0 AS error_count,
+       bool_or(parent_span_id = '') AS root_is_root,
+       coalesce(min(start_ns) FILTER (WHERE parent_span_id = ''), min(start_ns)) AS root_start_ns,
+       coalesce(arg_min(span_id, start_ns) FILTER (WHERE parent_span_id = ''), arg_min(span_id, start_ns))
+           AS root_span_id,
+       coalesce(arg_min(name, start_ns) FILTER (WHERE parent_span_id = ''), arg_min(name, start_ns))
+           AS root_span_name,
+       coalesce(arg_min(service_name, start_ns) FILTER (WHERE parent_span_id = ''),
+                arg_min(service_name, start_ns)) AS root_service_name,
+       max(received_ns) AS received_ns
+FROM {{rows}} GROUP BY trace_id
+"""
+
+# The stored root stays unless the new spans bring a better one: a parentless span where it had
+# none, or an earlier span of the same kind.
+_NEW_ROOT = (
+    "(trace_summaries.root_span_id IS NULL OR (excluded.root_is_root AND NOT trace_summaries.root_is_root) "
+    "OR (excluded.root_is_root = trace_summaries.root_is_root "
+    "AND excluded.root_start_ns < trace_summaries.root_start_ns))"
+)
+_ROOT_UPDATES = ", ".join(
+    f"{c} = CASE WHEN {_NEW_ROOT} THEN excluded.{c} ELSE trace_summaries.{c} END"
+    for c in ("root_start_ns", "root_span_id", "root_span_name", "root_service_name")
+)
+UPSERT_TRACE_SUMMARIES = f"""
+INSERT INTO trace_summaries BY NAME {_TRACE_PARTS}
+ON CONFLICT (trace_id) DO UPDATE SET
+    start_ns = least(trace_summaries.start_ns, excluded.start_ns),
+    end_ns = greatest(trace_summaries.end_ns, excluded.end_ns),
+    span_count = trace_summaries.span_count + excluded.span_count,
+    listed_span_count = trace_summaries.listed_span_count + excluded.listed_span_count,
+    error_span_count = trace_summaries.error_span_count + excluded.error_span_count,
+    {_ROOT_UPDATES},
+    root_is_root = trace_summaries.root_is_root OR excluded.root_is_root,
+    received_ns = greatest(trace_summaries.received_ns, excluded.received_ns)
+"""
+
+# New errors count on their trace's summary (creating it when the errors come first).
+COUNT_TRACE_ERRORS = """
+INSERT INTO trace_summaries (trace_id, span_count, listed_span_count, error_span_count, error_count,
+                             root_is_root, received_ns)
+SELECT trace_id, 0, 0, 0, count(*), false, max(received_ns) FROM {rows}
+WHERE trace_id IS NOT NULL AND trace_id <> '' GROUP BY trace_id
+ON CONFLICT (trace_id) DO UPDATE SET error_count = trace_summaries.error_count + excluded.error_count,
+    received_ns = greatest(trace_summaries.received_ns, excluded.received_ns)
+"""
+
+# Summaries of what a file already holds (a migration, or after retention removed spans).
+SUMMARISE_STORED_TRACES = (
+    "INSERT OR REPLACE INTO trace_summaries BY NAME SELECT s.* REPLACE (coalesce(e.n, 0) AS error_count) "
+    + "FROM ("
+    + _TRACE_PARTS.format(rows="spans")
+    + ") AS s "
+    + "LEFT JOIN (SELECT trace_id, count(*) AS n FROM errors GROUP BY trace_id) AS e USING (trace_id)"
+)
+
 # kind → statements, in the order kinds are written within one transaction.
 WRITES: dict[str, tuple[str, ...]] = {
     "session_inits": (
@@ -89,7 +156,10 @@ WRITES: dict[str, tuple[str, ...]] = {
         f"FROM ({_LATEST_STATE}) AS r WHERE error_groups.group_id = r.group_id",
     ),
     # sorted by trace: a trace's spans sit together, so reading one trace touches fewer row groups
-    "spans": (f"INSERT INTO spans BY NAME {_with_promoted('{rows}')} ORDER BY trace_id, start_ns",),
+    "spans": (
+        f"INSERT INTO spans BY NAME {_with_promoted('{rows}')} ORDER BY trace_id, start_ns",
+        UPSERT_TRACE_SUMMARIES,
+    ),
     "logs": (f"INSERT INTO logs BY NAME {_with_promoted('{rows}')}",),
     "metric_points": ("INSERT INTO metric_points BY NAME SELECT * FROM {rows}",),
     "session_events": ("INSERT INTO session_events BY NAME SELECT * FROM {rows}",),

@@ -1,0 +1,110 @@
+"""What the writer keeps ready beside the rows gives the same answers as the plain queries.
+
+Each structure (store/writes.py) is updated in the transaction that stores the rows it summarises;
+here real requests arrive in an awkward order (a trace split over requests, its root last, errors
+before their spans, wrapper spans) through a real server, and each answer built from a structure
+is held to the same answer computed from the rows alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Server, start_server
+
+T0 = 1_800_000_000_000_000_000
+MS = 1_000_000
+
+
+def span(
+    trace: str, span_id: str, parent: str, name: str, start_ms: int, duration_ms: int, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "traceId": trace,
+        "spanId": span_id,
+        "parentSpanId": parent,
+        "name": name,
+        "startTimeUnixNano": str(T0 + start_ms * MS),
+        "endTimeUnixNano": str(T0 + (start_ms + duration_ms) * MS),
+        **extra,
+    }
+
+
+def traces_body(service: str, spans: list[dict[str, Any]]) -> dict[str, Any]:
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]}
+    return {"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": spans}]}]}
+
+
+def error_log(trace: str, at_ms: int) -> dict[str, Any]:
+    attributes = [{"key": "exception.type", "value": {"stringValue": "ValueError"}},
+                  {"key": "exception.message", "value": {"stringValue": f"bad {trace[:4]}"}}]  # fmt: skip
+    record = {"timeUnixNano": str(T0 + at_ms * MS), "traceId": trace, "spanId": "1" * 16,
+              "severityText": "ERROR", "body": {"stringValue": "failed"},
+              "attributes": attributes}  # fmt: skip
+    return {"resourceLogs": [{"resource": {"attributes": []}, "scopeLogs": [{"logRecords": [record]}]}]}
+
+
+A, B, C, D, E = ("a" * 32, "b" * 32, "c" * 32, "d" * 32, "e" * 32)
+REQUESTS: list[tuple[str, dict[str, Any]]] = [
+    ("logs", error_log(C, 5)),  # an error before any span of its trace
+    ("traces", traces_body("api", [span(A, "a1" * 8, "ff" * 8, "child", 10, 5),
+                                   span(B, "b1" * 8, "", "GET /b", 50, 9)])),
+    ("traces", traces_body("db", [span(A, "a2" * 8, "a0" * 8, "query", 12, 1, status={"code": 2})])),
+    ("traces", traces_body("web", [span(A, "a0" * 8, "", "GET /a", 9, 30)])),  # the root, last
+    ("traces", traces_body("api", [span(C, "c1" * 8, "", "GET /c", 3, 2)])),
+    ("traces", traces_body("api", [span(D, "d1" * 8, "", "highlight.log", 70, 1)])),  # a wrapper alone
+    ("traces", traces_body("x", [span(E, "e2" * 8, "e0" * 8, "late", 90, 4),
+                                 span(E, "e3" * 8, "e0" * 8, "early", 80, 4)])),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(Path(tmp_path_factory.mktemp("kept")) / "hl.duckdb")
+    try:
+        with httpx.Client(timeout=30) as client:
+            for signal, body in REQUESTS:
+                assert client.post(f"{srv.otlp_http_url}/v1/{signal}", json=body).status_code == 200
+        yield srv
+    finally:
+        srv.stop()
+
+
+# The trace list as it was computed before the writer kept trace_summaries: every span of every trace.
+PLAIN_TRACE_LIST = """
+SELECT s.trace_id,
+       coalesce(arg_min(s.span_id, s.start_ns) FILTER (WHERE s.parent_span_id = ''),
+                arg_min(s.span_id, s.start_ns)) AS root_span_id,
+       coalesce(arg_min(s.name, s.start_ns) FILTER (WHERE s.parent_span_id = ''),
+                arg_min(s.name, s.start_ns)) AS root_span_name,
+       coalesce(arg_min(s.service_name, s.start_ns) FILTER (WHERE s.parent_span_id = ''),
+                arg_min(s.service_name, s.start_ns)) AS service_name,
+       min(s.start_ns) AS start_ns,
+       max(s.end_ns) - min(s.start_ns) AS duration_ns,
+       count(*) AS span_count,
+       bool_or(s.status_code = 2) OR EXISTS (SELECT 1 FROM errors AS e WHERE e.trace_id = s.trace_id)
+           AS has_errors
+FROM spans AS s
+WHERE s.trace_id IN (SELECT trace_id FROM listed_spans)
+GROUP BY s.trace_id
+ORDER BY start_ns DESC, s.trace_id DESC
+"""
+
+
+def test_the_trace_list_is_the_summary_of_every_span(server: Server) -> None:
+    listed = httpx.get(f"{server.ui_url}/api/traces", params={"limit": 100}, timeout=10).json()["items"]
+    assert [t["trace_id"] for t in listed] == [E, B, A, C]  # D holds only a wrapper span
+    fields = ("trace_id", "root_span_id", "root_span_name", "service_name", "start_ns", "duration_ns",
+              "span_count", "has_errors")  # fmt: skip
+    got = [tuple(t[f] for f in fields) for t in listed]
+    server.stop()
+    assert got == server.query(PLAIN_TRACE_LIST)
+    by_id = {t[0]: t for t in got}
+    assert by_id[A][1:4] == ("a0" * 8, "GET /a", "web")  # the parentless root, though it came last
+    assert by_id[E][2] == "early"  # no parentless span: the earliest
+    assert by_id[C][7] is True and by_id[B][7] is False  # C's error came before its span

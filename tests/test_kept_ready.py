@@ -40,9 +40,13 @@ def traces_body(service: str, spans: list[dict[str, Any]]) -> dict[str, Any]:
     return {"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": spans}]}]}
 
 
-def error_log(trace: str, at_ms: int) -> dict[str, Any]:
-    attributes = [{"key": "exception.type", "value": {"stringValue": "ValueError"}},
-                  {"key": "exception.message", "value": {"stringValue": f"bad {trace[:4]}"}}]  # fmt: skip
+def error_log(trace: str, at_ms: int, message: str = "", session: str = "") -> dict[str, Any]:
+    attributes = [
+        {"key": "exception.type", "value": {"stringValue": "ValueError"}},
+        {"key": "exception.message", "value": {"stringValue": message or f"bad {trace[:4]}"}},
+    ]
+    if session:
+        attributes.append({"key": "highlight.session_id", "value": {"stringValue": session}})  # fmt: skip
     record = {"timeUnixNano": str(T0 + at_ms * MS), "traceId": trace, "spanId": "1" * 16,
               "severityText": "ERROR", "body": {"stringValue": "failed"},
               "attributes": attributes}  # fmt: skip
@@ -60,19 +64,35 @@ REQUESTS: list[tuple[str, dict[str, Any]]] = [
     ("traces", traces_body("api", [span(D, "d1" * 8, "", "highlight.log", 70, 1)])),  # a wrapper alone
     ("traces", traces_body("x", [span(E, "e2" * 8, "e0" * 8, "late", 90, 4),
                                  span(E, "e3" * 8, "e0" * 8, "early", 80, 4)])),
+    # errors over 40 minutes, of three messages (three groups): with their own session, through a
+    # trace whose span carries one (B, below), or with neither
+    *[("logs", error_log([B, C, ""][k % 3], 120_000 * k + 7 * k, f"kind {k % 3}",
+                         ["", "", "s-1", "s-2"][k % 4])) for k in range(21)],
+    ("traces", traces_body("api", [span(B, "b2" * 8, "b1" * 8, "GET /b part", 51, 1,
+                                        attributes=[{"key": "highlight.session_id",
+                                                     "value": {"stringValue": "s-3"}}])])),
 ]  # fmt: skip
 
 
+# What the tests compare: the API's answers (from the kept structures), taken before the server stops.
+ANSWERS = {"traces": ("/api/traces", {"limit": 100}), "error_groups": ("/api/error-groups", {"limit": 100})}
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict[str, Any]]]:
+    """The server, stopped so that its file can be read, and what the API answered first."""
     srv = start_server(Path(tmp_path_factory.mktemp("kept")) / "hl.duckdb")
     try:
         with httpx.Client(timeout=30) as client:
             for signal, body in REQUESTS:
                 assert client.post(f"{srv.otlp_http_url}/v1/{signal}", json=body).status_code == 200
-        yield srv
+            answers = {
+                name: client.get(f"{srv.ui_url}{path}", params=params).json()
+                for name, (path, params) in ANSWERS.items()
+            }
     finally:
-        srv.stop()
+        assert srv.stop() == 0
+    yield srv, answers
 
 
 # The trace list as it was computed before the writer kept trace_summaries: every span of every trace.
@@ -96,15 +116,40 @@ ORDER BY start_ns DESC, s.trace_id DESC
 """
 
 
-def test_the_trace_list_is_the_summary_of_every_span(server: Server) -> None:
-    listed = httpx.get(f"{server.ui_url}/api/traces", params={"limit": 100}, timeout=10).json()["items"]
+def test_the_trace_list_is_the_summary_of_every_span(stored: tuple[Server, dict[str, Any]]) -> None:
+    server, answers = stored
+    listed = answers["traces"]["items"]
     assert [t["trace_id"] for t in listed] == [E, B, A, C]  # D holds only a wrapper span
     fields = ("trace_id", "root_span_id", "root_span_name", "service_name", "start_ns", "duration_ns",
               "span_count", "has_errors")  # fmt: skip
     got = [tuple(t[f] for f in fields) for t in listed]
-    server.stop()
     assert got == server.query(PLAIN_TRACE_LIST)
     by_id = {t[0]: t for t in got}
     assert by_id[A][1:4] == ("a0" * 8, "GET /a", "web")  # the parentless root, though it came last
     assert by_id[E][2] == "early"  # no parentless span: the earliest
-    assert by_id[C][7] is True and by_id[B][7] is False  # C's error came before its span
+    assert by_id[C][7] is True and by_id[E][7] is False  # C's first error came before its span
+
+
+def test_the_error_group_list_is_the_count_of_every_error(stored: tuple[Server, dict[str, Any]]) -> None:
+    server, answers = stored
+    page = answers["error_groups"]
+    start, width = page["start_ns"], page["bucket_ns"]
+    assert width % 60_000_000_000 == 0 and start % 60_000_000_000 == 0  # whole minutes: from buckets
+    got = {
+        g["group_id"]: (g["range_occurrences"], g["affected_sessions"], g["sparkline"]) for g in page["items"]
+    }
+    server.stop()
+    plain = {
+        group_id: (n, sessions, [0] * 24)
+        for group_id, n, sessions in server.query(
+            "SELECT group_id, count(*), count(DISTINCT linked_session_id) FROM linked_errors "
+            "GROUP BY group_id"
+        )
+    }
+    for group_id, bucket, n in server.query(
+        "SELECT group_id, least((time_ns - ?) // ?, 23), count(*) FROM errors GROUP BY ALL", [start, width]
+    ):
+        plain[str(group_id)][2][int(bucket)] = int(n)
+    assert got == plain
+    # "kind 0" (trace B) has s-1 and s-2 of its own and s-3 through B's span; C's first error none
+    assert sorted(sessions for _, sessions, _ in got.values()) == [0, 2, 2, 3]

@@ -409,6 +409,27 @@ class TraceSummaryRow(Row):
     received_ns: int
 
 
+class ErrorGroupBucketRow(Row):
+    """Occurrences of a group in a minute, stored in one commit (kept with SQL, store/writes.py)."""
+
+    table = "error_group_buckets"
+
+    group_id: str
+    bucket_ns: int
+    occurrences: int
+    received_ns: int
+
+
+class ErrorGroupLinkRow(Row):
+    """A session ('s:…') or trace ('t:…') some error of a group belongs to (kept with SQL)."""
+
+    table = "error_group_links"
+
+    group_id: str
+    link: str
+    received_ns: int
+
+
 class ErrorLog(msgspec.Struct, array_like=True, gc=False):
     """The ERROR log line of an exception event, written only when its error is new, so a resent
     span batch or a duplicate event adds no second line."""
@@ -486,5 +507,7 @@ ROW_TYPES: Final[tuple[type[Row], ...]] = (
     RequestDigestRow,
     PendingErrorsRow,
     TraceSummaryRow,
+    ErrorGroupBucketRow,
+    ErrorGroupLinkRow,
 )
 UPDATE_TYPES: Final[tuple[type[Update], ...]] = (SessionIdentity, SessionProperties, ErrorGroupState)

@@ -16,6 +16,7 @@ open on that side, and the sparkline spans the matching errors' own first and la
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Annotated, Any, TypeVar
 
 import duckdb
@@ -36,6 +37,7 @@ from hl_local.query.common import (
     sessions_of_traces,
     time_range,
 )
+from hl_local.query.kept import affected_sessions, minute_grid, sparklines
 from hl_local.query.logs import LOG_COLUMNS
 from hl_local.query.responses import (
     ErrorDetail,
@@ -60,32 +62,6 @@ _GROUP_COLUMNS = (
     "g.state, g.state_changed_ns"
 )
 _OCCURRENCE_COLUMNS = ", ".join(Occurrence.__struct_fields__)
-
-
-def _affected_sessions(cur: duckdb.DuckDBPyConnection, group_ids: list[str]) -> dict[str, int]:
-    """group id → how many sessions its errors belong to (`linked_errors`: own session, else the trace's).
-
-    Counted for the given groups only, with the sessions of traces looked up only for errors that have
-    no session of their own.
-    """
-    if not group_ids:
-        return {}
-    missing = cur.execute(
-        "SELECT DISTINCT trace_id FROM errors WHERE group_id IN (SELECT unnest(?::VARCHAR[])) "
-        "AND session_id IS NULL AND trace_id IS NOT NULL",
-        [group_ids],
-    ).fetchall()
-    linked = sessions_of_traces(cur, (row[0] for row in missing))
-    found = cur.execute(
-        "SELECT e.group_id, count(DISTINCT coalesce(e.session_id, m.session_id)) FROM errors AS e "
-        "LEFT JOIN (SELECT unnest(?::VARCHAR[]) AS trace_id, unnest(?::VARCHAR[]) AS session_id) AS m "
-        "ON e.session_id IS NULL AND m.trace_id = e.trace_id "
-        "WHERE e.group_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY e.group_id",
-        [list(linked), list(linked.values()), group_ids],
-    ).fetchall()
-    counts = dict.fromkeys(group_ids, 0)
-    counts.update({group_id: int(n) for group_id, n in found})
-    return counts
 
 
 OccurrenceT = TypeVar("OccurrenceT", bound=Occurrence)
@@ -150,49 +126,80 @@ async def list_groups(
     page_where = " AND ".join(page_filters) or "TRUE"
     store: Store = request.app.state.store
 
-    def read(cur: duckdb.DuckDBPyConnection) -> ErrorGroupPage:
-        groups = fetch(
-            cur,
-            ErrorGroup,
+    # Without a search or a range, the answer is what the writer keeps ready (query/kept.py): the
+    # groups themselves, and their occurrences per minute for the sparklines.
+    kept = not search and start_ns is None and end_ns is None
+    if kept:
+        listed = (
+            f"SELECT {_GROUP_COLUMNS}, NULL AS affected_sessions, g.occurrences AS range_occurrences, "
+            f"NULL AS sparkline FROM error_groups AS g WHERE g.occurrences > 0 AND {page_where} "
+            "ORDER BY g.last_seen_ns DESC, g.group_id DESC LIMIT ?"
+        )
+        listed_params = [*page_params, size + 1]
+        span = "SELECT min(first_seen_ns), max(last_seen_ns) FROM error_groups WHERE occurrences > 0"
+        span_params: list[Any] = []
+    else:
+        listed = (
             f"WITH matched AS ({matched}), "
-            "counts AS (SELECT group_id, count(*) AS range_occurrences, min(time_ns) AS first_ns, "
-            "max(time_ns) AS last_ns FROM matched GROUP BY group_id) "
+            "counts AS (SELECT group_id, count(*) AS range_occurrences FROM matched GROUP BY group_id) "
             f"SELECT {_GROUP_COLUMNS}, NULL AS affected_sessions, c.range_occurrences, NULL AS sparkline "
             f"FROM error_groups AS g JOIN counts AS c ON c.group_id = g.group_id WHERE {page_where} "
-            "ORDER BY g.last_seen_ns DESC, g.group_id DESC LIMIT ?",
-            [*matched_params, *page_params, size + 1],
+            "ORDER BY g.last_seen_ns DESC, g.group_id DESC LIMIT ?"
         )
+        listed_params = [*matched_params, *page_params, size + 1]
+        span, span_params = f"SELECT min(time_ns), max(time_ns) FROM ({matched})", matched_params
+
+    def read(cur: duckdb.DuckDBPyConnection) -> ErrorGroupPage:
+        groups = fetch(cur, ErrorGroup, listed, listed_params)
         more = len(groups) > size
         groups = groups[:size]
-        affected = _affected_sessions(cur, [g.group_id for g in groups])  # of the page only
+        affected = affected_sessions(cur, [g.group_id for g in groups])  # of the page only
         for g in groups:
             g.affected_sessions = affected[g.group_id]
         # The sparkline's range: as asked, else the matching errors' own (of every group, not the page,
         # so that all pages share their buckets).
         lo, hi = start_ns, end_ns
         if lo is None or hi is None:
-            first, last = cur.execute(
-                f"SELECT min(time_ns), max(time_ns) FROM ({matched})", matched_params
-            ).fetchall()[0]
+            first, last = cur.execute(span, span_params).fetchall()[0]
             lo = lo if lo is not None else (first if first is not None else hi or 0)
             hi = hi if hi is not None else (last + 1 if last is not None else lo + 1)
-        width = max(1, -(-(hi - lo) // buckets))
+        grid = minute_grid(lo, hi, buckets) if kept else None
+        if grid is not None:  # buckets of whole minutes: summed from the per-minute counts, exactly
+            lo, width = grid
+            lines = sparklines(cur, (g.group_id for g in groups), lo, width, buckets)
+        else:
+            width = max(1, -(-(hi - lo) // buckets))
+            lines = _sparklines(
+                cur, matched, matched_params, (g.group_id for g in groups), lo, width, buckets
+            )
         for g in groups:
-            g.sparkline = [0] * buckets
-        if groups:
-            lines = {g.group_id: g.sparkline for g in groups}
-            counts = cur.execute(
-                f"SELECT group_id, least(greatest((time_ns - ?) // ?, 0), ?) AS bucket, count(*) "
-                f"FROM ({matched}) WHERE group_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL",
-                [lo, width, buckets - 1, *matched_params, list(lines)],
-            ).fetchall()
-            for group_id, bucket, count in counts:
-                lines[group_id][bucket] = count
+            g.sparkline = lines[g.group_id]
         last = groups[-1] if groups else None
         next_cursor = encode_cursor((last.last_seen_ns, last.group_id)) if more and last else None
         return ErrorGroupPage(groups, next_cursor, lo, hi, width, groups)
 
     return await store.read(read)
+
+
+def _sparklines(
+    cur: duckdb.DuckDBPyConnection,
+    matched: str,
+    matched_params: list[Any],
+    group_ids: Iterable[str],
+    lo: int,
+    width: int,
+    buckets: int,
+) -> dict[str, list[int]]:
+    """Each group's matching errors in `buckets` buckets of `width` from `lo`, counted one by one."""
+    lines = {group_id: [0] * buckets for group_id in group_ids}
+    if lines:
+        for group_id, bucket, count in cur.execute(
+            f"SELECT group_id, least(greatest((time_ns - ?) // ?, 0), ?) AS bucket, count(*) "
+            f"FROM ({matched}) WHERE group_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL",
+            [lo, width, buckets - 1, *matched_params, list(lines)],
+        ).fetchall():
+            lines[group_id][bucket] = count
+    return lines
 
 
 @get("/error-groups/{group_id:str}", responses=answers(400, 404))
@@ -218,7 +225,7 @@ async def one_group(
         if not groups:
             raise NotFoundException(f"no error group {group_id!r}")
         group = groups[0]
-        group.affected_sessions = _affected_sessions(cur, [group_id])[group_id]
+        group.affected_sessions = affected_sessions(cur, [group_id])[group_id]
         page_where, params = ("AND (time_ns, error_id) < (?, ?)", list(after)) if after else ("", [])
         page = fetch(
             cur,

@@ -9,8 +9,10 @@ SCHEMA_VERSION history:
         indexes on logs.trace_id and errors.trace_id; `listed_spans` without linked_session_id.
     3 — `request_digests` (a resent OTLP request is recognised by its body's digest), spans
         without their (trace_id, span_id) primary key, `pending_errors` (errors the writer stores
-        later, in bigger batches), `trace_summaries` (one row per trace, kept by the writer). A
-        version-2 file is migrated when opened.
+        later, in bigger batches), and kept by the writer beside the rows: `trace_summaries` (one
+        row per trace), `error_group_buckets` (occurrences per group and minute) and
+        `error_group_links` (the sessions and traces of a group's errors). A version-2 file is
+        migrated when opened.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from hl_local.decode.records import PROMOTED_ATTRIBUTES as PROMOTED_ATTRIBUTES
 from hl_local.decode.records import PROMOTED_COLUMNS
 from hl_local.errors import SchemaMismatch
 from hl_local.store.tables import check_rows
-from hl_local.store.writes import SUMMARISE_STORED_TRACES
+from hl_local.store.writes import COUNT_STORED_ERRORS, SUMMARISE_STORED_TRACES
 
 SCHEMA_VERSION = 3
 
@@ -32,7 +34,7 @@ SCHEMA_FILES = (
     "meta.sql", "spans.sql", "logs.sql", "metric_points.sql", "sessions.sql", "replay_chunks.sql",
     "session_events.sql", "network_requests.sql", "websocket_events.sql", "errors.sql",
     "session_feedback.sql", "error_groups.sql", "request_digests.sql", "pending_errors.sql",
-    "trace_summaries.sql", "views.sql",
+    "trace_summaries.sql", "error_group_buckets.sql", "views.sql",
 )  # fmt: skip
 
 
@@ -104,6 +106,9 @@ def _spans_without_key(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(ddl("pending_errors.sql"))
     con.execute(ddl("trace_summaries.sql"))
     con.execute(SUMMARISE_STORED_TRACES)
+    con.execute(ddl("error_group_buckets.sql"))
+    for statement in COUNT_STORED_ERRORS:
+        con.execute(statement)
     con.execute(ddl("views.sql"))
 
 

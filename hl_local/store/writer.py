@@ -40,6 +40,7 @@ from hl_local.errors import Overloaded, RowsRejected, WriteFailed
 from hl_local.store.db import Store
 from hl_local.store.grouping import ErrorGrouper
 from hl_local.store.writes import (
+    COUNT_GROUP_ERRORS,
     COUNT_TRACE_ERRORS,
     INSERT_CHUNKS,
     INSERT_DIGESTS,
@@ -345,9 +346,8 @@ def _write_errors(
     fresh = [error for error in grouped if error.error_id in new_ids]
     if fresh:
         run(_group_rows(fresh, grouper), (UPSERT_ERROR_GROUPS,), "_rows_error_groups")
-        traced = [error for error in fresh if error.trace_id]
-        if traced:
-            run(traced, (COUNT_TRACE_ERRORS,), "_rows_traced_errors")
+        # what the group list and the trace list keep ready (store/writes.py)
+        run(fresh, (*COUNT_GROUP_ERRORS, COUNT_TRACE_ERRORS), "_rows_fresh_errors")
     logs: list[LogRow] = []
     logged: set[str] = set()
     for entry in error_logs:

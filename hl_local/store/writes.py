@@ -114,6 +114,26 @@ ON CONFLICT (trace_id) DO UPDATE SET error_count = trace_summaries.error_count +
     received_ns = greatest(trace_summaries.received_ns, excluded.received_ns)
 """
 
+MINUTE_NS = 60_000_000_000
+
+# New errors per group and minute, and the sessions (or, without one, the traces) they belong to.
+_BUCKETS = f"""
+SELECT group_id, time_ns // {MINUTE_NS} * {MINUTE_NS} AS bucket_ns, count(*) AS occurrences,
+       max(received_ns) AS received_ns
+FROM {{rows}} GROUP BY ALL
+"""
+_LINKS = """
+SELECT group_id, CASE WHEN session_id IS NOT NULL THEN 's:' || session_id ELSE 't:' || trace_id END AS link,
+       max(received_ns) AS received_ns
+FROM {rows} WHERE session_id IS NOT NULL OR (trace_id IS NOT NULL AND trace_id <> '') GROUP BY ALL
+"""
+COUNT_GROUP_ERRORS = (
+    f"INSERT INTO error_group_buckets BY NAME {_BUCKETS}",
+    f"INSERT INTO error_group_links BY NAME {_LINKS} ON CONFLICT DO UPDATE SET "
+    "received_ns = greatest(error_group_links.received_ns, excluded.received_ns)",
+)
+COUNT_STORED_ERRORS = tuple(statement.format(rows="errors") for statement in COUNT_GROUP_ERRORS)
+
 # Summaries of what a file already holds (a migration, or after retention removed spans).
 SUMMARISE_STORED_TRACES = (
     "INSERT OR REPLACE INTO trace_summaries BY NAME SELECT s.* REPLACE (coalesce(e.n, 0) AS error_count) "

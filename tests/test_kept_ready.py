@@ -153,3 +153,93 @@ def test_the_error_group_list_is_the_count_of_every_error(stored: tuple[Server, 
     assert got == plain
     # "kind 0" (trace B) has s-1 and s-2 of its own and s-3 through B's span; C's first error none
     assert sorted(sessions for _, sessions, _ in got.values()) == [0, 2, 2, 3]
+
+
+# --- log words --------------------------------------------------------------------------------------
+
+WORD_LINES = [  # (minute, level, body): the word as a token in every case, and as part of other tokens
+    (m, ["info", "warn", "error"][m % 3], body)
+    for m in range(0, 90, 3)
+    for body in (f"request timeout after {m} ms", "TIMEOUT, retrying", "timeouts pile up", "timeout2 x",
+                 "time-out", "all good")
+] + [(45, "info", "zqxrare once"), (87, "error", "Zqxrare: twice")]  # fmt: skip
+
+
+def word_logs() -> dict[str, Any]:
+    records = [
+        {
+            "timeUnixNano": str(T0 + (m * 60_000 + i) * MS),
+            "severityText": level,
+            "body": {"stringValue": body},
+        }
+        for i, (m, level, body) in enumerate(WORD_LINES)
+    ]
+    return {"resourceLogs": [{"resource": {"attributes": []}, "scopeLogs": [{"logRecords": records}]}]}
+
+
+@pytest.fixture(scope="module")
+def worded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict[str, Any]]]:
+    """A server given lines with words (and an exception event whose derived ERROR line has one)."""
+    srv = start_server(Path(tmp_path_factory.mktemp("words")) / "hl.duckdb")
+    attributes = [{"key": "exception.type", "value": {"stringValue": "TimeoutError"}},
+                  {"key": "exception.message", "value": {"stringValue": "upstream timeout"}}]  # fmt: skip
+    event = {"timeUnixNano": str(T0 + 30 * 60_000 * MS), "name": "exception", "attributes": attributes}
+    errored = span("f" * 32, "f1" * 8, "", "GET /slow", 30 * 60_000, 5, events=[event])
+    queries = {
+        "histogram": ("/api/logs/histogram", {"query": "timeout", "buckets": 24}),
+        "rare": ("/api/logs", {"query": "zqxrare", "limit": 100}),
+        "common page 1": ("/api/logs", {"query": "TimeOut", "limit": 7}),
+    }
+    try:
+        with httpx.Client(timeout=30) as client:
+            assert client.post(f"{srv.otlp_http_url}/v1/logs", json=word_logs()).status_code == 200
+            body = traces_body("api", [errored])
+            assert client.post(f"{srv.otlp_http_url}/v1/traces", json=body).status_code == 200
+            answers = {
+                name: client.get(f"{srv.ui_url}{path}", params=p).json()
+                for name, (path, p) in queries.items()
+            }
+            second = client.get(
+                f"{srv.ui_url}/api/logs",
+                params={"query": "timeout", "limit": 7, "cursor": answers["common page 1"]["next_cursor"]},
+            )
+            answers["common page 2"] = second.json()
+    finally:
+        assert srv.stop() == 0
+    yield srv, answers
+
+
+def _plain(server: Server, query: str) -> list[tuple[int, str, str]]:
+    from hl_local.query.compile import compile_search
+
+    where, params = compile_search(query, "logs")
+    rows = server.query(
+        f"SELECT time_ns, level, body FROM logs WHERE {where} ORDER BY time_ns DESC, rowid DESC", params
+    )
+    return [(int(t), str(level), str(body)) for t, level, body in rows]
+
+
+def test_a_word_s_newest_lines_are_those_of_the_plain_search(worded: tuple[Server, dict[str, Any]]) -> None:
+    server, answers = worded
+    rare = [(line["time_ns"], line["level"], line["body"]) for line in answers["rare"]["items"]]
+    assert rare == _plain(server, "zqxrare") and len(rare) == 2
+    common = answers["common page 1"]["items"] + answers["common page 2"]["items"]
+    assert [(line["time_ns"], line["level"], line["body"]) for line in common] == _plain(server, "timeout")[
+        :14
+    ]
+
+
+def test_a_word_s_histogram_is_the_plain_count(worded: tuple[Server, dict[str, Any]]) -> None:
+    server, answers = worded
+    histogram = answers["histogram"]
+    start, width, end = histogram["start_ns"], histogram["bucket_ns"], histogram["end_ns"]
+    assert width % 60_000_000_000 == 0 and start % 60_000_000_000 == 0  # whole minutes: from the counts
+    plain = [{} for _ in range(24)]
+    lines = _plain(server, "timeout")
+    for t, level, _ in lines:
+        counts = plain[min((t - start) // width, 23)]
+        counts[level] = counts.get(level, 0) + 1
+    assert [b["counts"] for b in histogram["buckets"]] == plain
+    assert end == max(t for t, _, _ in lines)
+    assert any(body == "upstream timeout" for _, _, body in lines)  # the derived line, words taken in SQL
+    assert sum(sum(b["counts"].values()) for b in histogram["buckets"]) == len(lines) == 30 * 2 + 1

@@ -25,6 +25,7 @@ def _as_schema_2(db: Path) -> None:
         con.execute("DROP TABLE trace_summaries")
         con.execute("DROP TABLE error_group_buckets")
         con.execute("DROP TABLE error_group_links")
+        con.execute("DROP TABLE log_tokens")
         con.execute("UPDATE hl_meta SET value = '2' WHERE key = 'schema_version'")
         con.execute("COMMIT")
         con.execute("ALTER TABLE spans ADD PRIMARY KEY (trace_id, span_id)")

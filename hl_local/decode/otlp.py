@@ -16,6 +16,7 @@ import msgspec
 from hl_local.decode.attributes import PROMOTED_INDEX, AttributeDecoder, Promoted, json_text
 from hl_local.decode.derived import Derived, Origin
 from hl_local.decode.records import Batch, LogRow, MetricPointRow, SpanRow
+from hl_local.decode.tokens import tokens
 
 RESOURCE_FIELDS = ("service_name", "service_version", "environment", "session_id", "request_id", "project_id")
 _FIELD_INDEX = {name: i for i, name in enumerate(RESOURCE_FIELDS)}
@@ -280,6 +281,7 @@ def logs_to_rows(enc: WireEncoding, request: Any, derived: Derived | None = None
                         origin = Origin(trace_id, span_id, ctx.columns(promoted), ctx.source(promoted),
                                         ctx.scope_name, ctx.scope_version, ctx.attributes_json)  # fmt: skip
                         derived.log_record(origin, time_ns, fields)
+                text = body if isinstance(body, str) else ("" if body is None else json_text(body))
                 append(
                     LogRow(
                         time_ns,
@@ -290,7 +292,7 @@ def logs_to_rows(enc: WireEncoding, request: Any, derived: Derived | None = None
                         severity_text,
                         severity_number,
                         normalise_level(severity_text, severity_number),
-                        body if isinstance(body, str) else ("" if body is None else json_text(body)),
+                        text,
                         getattr(record, "event_name", "") or "",
                         *ctx.columns(promoted),
                         ctx.source(promoted),
@@ -301,6 +303,7 @@ def logs_to_rows(enc: WireEncoding, request: Any, derived: Derived | None = None
                         None,  # frames: only browser console messages carry them
                         received_ns,
                         ctx.promoted_values(own),
+                        tokens(text),
                     )
                 )
     return rows

@@ -52,6 +52,8 @@ UInt64List = Annotated[list[int], DuckType("UBIGINT[]")]
 FloatList = Annotated[list[float], DuckType("DOUBLE[]")]
 # A span's or log line's PROMOTED_ATTRIBUTES values, in that order, as the decoder found them.
 PromotedValues = Annotated[list[str | None], DuckType("VARCHAR[]")]
+# A log line's distinct indexed words (decode/tokens.py).
+Tokens = Annotated[list[str], DuckType("VARCHAR[]")]
 
 
 class Row(msgspec.Struct, array_like=True, gc=False):
@@ -108,7 +110,7 @@ class SpanRow(Row):
 class LogRow(Row):
     table = "logs"
     computed = PROMOTED_COLUMNS
-    staged = ("promoted",)
+    staged = ("promoted", "tokens")
 
     time_ns: int
     observed_ns: int
@@ -134,6 +136,8 @@ class LogRow(Row):
     frames: str | None
     received_ns: int
     promoted: PromotedValues | None = None  # as SpanRow's
+    # Its words for log_tokens when the decoder took them (OTLP records do); None: the INSERT does.
+    tokens: Tokens | None = None
 
 
 class MetricPointRow(Row):
@@ -430,6 +434,18 @@ class ErrorGroupLinkRow(Row):
     received_ns: int
 
 
+class LogTokenRow(Row):
+    """Lines with a word, per minute, level and request (kept with SQL, store/writes.py)."""
+
+    table = "log_tokens"
+
+    token: str
+    bucket_ns: int
+    level: str
+    lines: int
+    received_ns: int
+
+
 class ErrorLog(msgspec.Struct, array_like=True, gc=False):
     """The ERROR log line of an exception event, written only when its error is new, so a resent
     span batch or a duplicate event adds no second line."""
@@ -509,5 +525,6 @@ ROW_TYPES: Final[tuple[type[Row], ...]] = (
     TraceSummaryRow,
     ErrorGroupBucketRow,
     ErrorGroupLinkRow,
+    LogTokenRow,
 )
 UPDATE_TYPES: Final[tuple[type[Update], ...]] = (SessionIdentity, SessionProperties, ErrorGroupState)

@@ -1,9 +1,10 @@
 """Log lines over HTTP: search with paging, a per-level histogram, and the logs of a trace or a session.
 
 Every log line comes with `linked_session_id`: its own session, else the session of its trace
-(views.sql `linked_logs`). The list pages on (time_ns, rowid): `logs` is append-only and a resent
-batch stores identical lines twice, so only the rowid tells them apart and keeps a cursor from
-skipping or repeating one.
+(views.sql `linked_logs`). The list pages on (time_ns, rowid): `logs` is append-only and the same
+line sent in two requests is stored twice, so only the rowid tells them apart and keeps a cursor
+from skipping or repeating one. A search for one word reads the writer's word counts first
+(query/words.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from hl_local.query.common import (
 )
 from hl_local.query.responses import Histogram, HistogramBucket, LogLine, LogPage
 from hl_local.query.structs import structs
+from hl_local.query.words import histogram as word_histogram
+from hl_local.query.words import indexed_word, newest_window
 from hl_local.store.db import Store
 
 DEFAULT_BUCKETS, MAX_BUCKETS = 60, 500
@@ -56,6 +59,7 @@ async def list_logs(
 ) -> LogPage:
     """Log lines matching `query` in [start, end], newest first."""
     q = listing("logs", search, start, end, limit, cursor, (("time_ns", int), ("rowid", int)))
+    word = indexed_word(search)
     store: Store = request.app.state.store
 
     def read(cur: duckdb.DuckDBPyConnection) -> list[tuple[int, LogLine]]:
@@ -82,7 +86,12 @@ async def list_logs(
             lines = structs(LogLine, columns, found, skip=1)
             return [(row[0], line) for row, line in zip(found, lines, strict=True)]
 
-        keyed = newest_first(cur, "logs", "time_ns", fetch_page, q.size + 1, q.bounds)
+        if word is not None:  # the minutes that hold enough lines with the word bound the search
+            upper = min((b for b in q.bounds[1:] if b is not None), default=None)
+            since = newest_window(cur, word, q.size + 1, upper)
+            keyed = [] if since is None else fetch_page("time_ns >= ?", [since])
+        else:
+            keyed = newest_first(cur, "logs", "time_ns", fetch_page, q.size + 1, q.bounds)
         # The page first, then the sessions of its lines' traces (only for lines without their own).
         link_sessions(cur, [line for _, line in keyed])
         return keyed
@@ -106,7 +115,13 @@ async def logs_histogram(
     start_ns, end_ns = time_range(start, end)
     store: Store = request.app.state.store
 
+    word = indexed_word(search) if start_ns is None and end_ns is None else None
+
     def read(cur: duckdb.DuckDBPyConnection) -> Histogram:
+        if word is not None:  # the writer's word counts, in buckets of whole minutes
+            counted_ahead = word_histogram(cur, word, where, params, buckets)
+            if counted_ahead is not None:
+                return counted_ahead
         sql, sql_params = _histogram_sql(where, params, start_ns, end_ns, buckets)
         _, counted = execute(cur, sql, sql_params)
         if not counted:

@@ -11,8 +11,8 @@ SCHEMA_VERSION history:
         without their (trace_id, span_id) primary key, `pending_errors` (errors the writer stores
         later, in bigger batches), and kept by the writer beside the rows: `trace_summaries` (one
         row per trace), `error_group_buckets` (occurrences per group and minute) and
-        `error_group_links` (the sessions and traces of a group's errors). A version-2 file is
-        migrated when opened.
+        `error_group_links` (the sessions and traces of a group's errors), `log_tokens` (the
+        words of log lines per minute and level). A version-2 file is migrated when opened.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from hl_local.decode.records import PROMOTED_ATTRIBUTES as PROMOTED_ATTRIBUTES
 from hl_local.decode.records import PROMOTED_COLUMNS
 from hl_local.errors import SchemaMismatch
 from hl_local.store.tables import check_rows
-from hl_local.store.writes import COUNT_STORED_ERRORS, SUMMARISE_STORED_TRACES
+from hl_local.store.writes import COUNT_STORED_ERRORS, COUNT_STORED_LOG_TOKENS, SUMMARISE_STORED_TRACES
 
 SCHEMA_VERSION = 3
 
@@ -34,7 +34,7 @@ SCHEMA_FILES = (
     "meta.sql", "spans.sql", "logs.sql", "metric_points.sql", "sessions.sql", "replay_chunks.sql",
     "session_events.sql", "network_requests.sql", "websocket_events.sql", "errors.sql",
     "session_feedback.sql", "error_groups.sql", "request_digests.sql", "pending_errors.sql",
-    "trace_summaries.sql", "error_group_buckets.sql", "views.sql",
+    "trace_summaries.sql", "error_group_buckets.sql", "log_tokens.sql", "views.sql",
 )  # fmt: skip
 
 
@@ -109,6 +109,8 @@ def _spans_without_key(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(ddl("error_group_buckets.sql"))
     for statement in COUNT_STORED_ERRORS:
         con.execute(statement)
+    con.execute(ddl("log_tokens.sql"))
+    con.execute(COUNT_STORED_LOG_TOKENS)
     con.execute(ddl("views.sql"))
 
 

@@ -9,6 +9,9 @@ one per session. Pushes never touch `sessions`: a statement per group there cost
 from __future__ import annotations
 
 from hl_local.decode.records import PROMOTED_ATTRIBUTES
+from hl_local.decode.tokens import sql_tokens
+
+MINUTE_NS = 60_000_000_000  # the buckets of what the writer counts ahead (errors, log words)
 
 _CREATE_SESSIONS = (
     "INSERT OR IGNORE INTO sessions (session_id, started_ns, last_activity_ns) "
@@ -54,6 +57,18 @@ def _with_promoted(rows: str) -> str:
         for column, alias in (("attributes", "_own"), ("resource_attributes", "_resource"))
     )
     return f"SELECT * EXCLUDE (_own, _resource, promoted), {columns} FROM (SELECT *, {lookup} FROM {rows})"
+
+
+# Each log line's words per minute and level (decode/tokens.py); lines whose decoder did not
+# take their words have them taken here.
+_LINE_TOKENS = sql_tokens("body").replace("{", "{{").replace("}", "}}")  # {rows} is formatted later
+COUNT_LOG_TOKENS = (
+    "INSERT INTO log_tokens BY NAME "
+    f"SELECT token, time_ns // {MINUTE_NS} * {MINUTE_NS} AS bucket_ns, level, count(*) AS lines, received_ns "
+    f"FROM (SELECT unnest(CASE WHEN tokens IS NULL THEN {_LINE_TOKENS} ELSE tokens END) AS token, "
+    "time_ns, level, received_ns FROM {rows}) GROUP BY ALL"
+)
+COUNT_STORED_LOG_TOKENS = COUNT_LOG_TOKENS.format(rows="(SELECT *, NULL::VARCHAR[] AS tokens FROM logs)")
 
 
 _WRAPPERS = "('highlight.log', 'highlight.go.log')"  # views.sql listed_spans leaves these out
@@ -113,8 +128,6 @@ WHERE trace_id IS NOT NULL AND trace_id <> '' GROUP BY trace_id
 ON CONFLICT (trace_id) DO UPDATE SET error_count = trace_summaries.error_count + excluded.error_count,
     received_ns = greatest(trace_summaries.received_ns, excluded.received_ns)
 """
-
-MINUTE_NS = 60_000_000_000
 
 # New errors per group and minute, and the sessions (or, without one, the traces) they belong to.
 _BUCKETS = f"""
@@ -180,7 +193,10 @@ WRITES: dict[str, tuple[str, ...]] = {
         f"INSERT INTO spans BY NAME {_with_promoted('{rows}')} ORDER BY trace_id, start_ns",
         UPSERT_TRACE_SUMMARIES,
     ),
-    "logs": (f"INSERT INTO logs BY NAME {_with_promoted('{rows}')}",),
+    "logs": (
+        f"INSERT INTO logs BY NAME SELECT * EXCLUDE (tokens) FROM ({_with_promoted('{rows}')})",
+        COUNT_LOG_TOKENS,
+    ),
     "metric_points": ("INSERT INTO metric_points BY NAME SELECT * FROM {rows}",),
     "session_events": ("INSERT INTO session_events BY NAME SELECT * FROM {rows}",),
     "network_requests": ("INSERT INTO network_requests BY NAME SELECT * FROM {rows}",),

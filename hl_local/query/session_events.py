@@ -6,6 +6,7 @@ computes), so a long recording is never one JSON document in memory.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,7 +22,7 @@ from hl_local.query.session_responses import RrwebEvent
 from hl_local.replay.cache import Key, KeyframeCache
 from hl_local.store.db import Store
 
-CHUNK_BATCH = 16  # replay chunks read per query while streaming events (main.jsonl has 20: two reads)
+CHUNK_BATCH = 256  # replay chunks read per query while streaming events
 FULL_SNAPSHOT, META = 2, 4
 
 # One read of the stream: (chunks read, the last one's (first_ms, payload_id), its events' JSON texts).
@@ -55,6 +56,19 @@ def _sorted_events(text: str) -> list[tuple[tuple[float, int], int, msgspec.Raw]
     events = [((k.timestamp, k.sid or 0), k.type, r) for k, r in zip(keys, raw, strict=True)]
     events.sort(key=lambda e: e[0])
     return events
+
+
+def _as_sent(text: str) -> bytes | None:
+    """A chunk's events as stored, without the array's brackets, when they are already in
+    (timestamp, _sid) order (rrweb records in order: nearly always); None when they need sorting.
+
+    Sending the stored text as it is spares decoding and copying each event: ~10x the throughput.
+    """
+    keys = [(k.timestamp, k.sid or 0) for k in _event_keys.decode(text)]
+    if any(a > b for a, b in itertools.pairwise(keys)):
+        return None
+    inner = text.strip()[1:-1].strip()
+    return inner.encode()
 
 
 def _start_key(cur: duckdb.DuckDBPyConnection, session_id: str, from_ms: int) -> tuple[float, int]:
@@ -175,17 +189,22 @@ async def session_events(
             clauses.append("coalesce(first_ms, 0) <= ?")
             args.append(to_ms)
         sql = (
-            "SELECT coalesce(first_ms, 0), payload_id, events FROM replay_chunks "
+            "SELECT coalesce(first_ms, 0), payload_id, events, last_ms FROM replay_chunks "
             f"WHERE {' AND '.join(clauses)} ORDER BY coalesce(first_ms, 0), payload_id LIMIT ?"
         )
         chunks = cur.execute(sql, [*args, CHUNK_BATCH]).fetchall()
         if entry is not None and chunks:
-            texts = {(first_ms, payload_id): text for first_ms, payload_id, text in chunks}
+            texts = {(first_ms, payload_id): text for first_ms, payload_id, text, _ in chunks}
             entry.ensure(cur, session_id, (chunks[-1][0], chunks[-1][1]), texts)
         parts: list[bytes] = []
-        for first_ms, payload_id, text in chunks:
+        for first_ms, payload_id, text, last_ms in chunks:
             frames = entry.frames_of((first_ms, payload_id)) if entry is not None else []
-            parts += _merged(_sorted_events(text), frames, start, to_ms)
+            inside = (start is None or first_ms > start[0]) and (to_ms is None or (last_ms or 0) <= to_ms)
+            whole = _as_sent(text) if inside and not frames else None
+            if whole is not None:
+                parts += [whole] if whole else []
+            else:
+                parts += _merged(_sorted_events(text), frames, start, to_ms)
         last = (chunks[-1][0], chunks[-1][1]) if chunks else None
         return len(chunks), last, parts
 

@@ -31,6 +31,7 @@ COUNTS = {
     "error_groups": "SELECT count(*) FROM error_groups",
 }
 
+
 def memory_limit_bytes() -> int:
     """What DuckDB may hold in memory: a quarter of this machine's RAM, from 1 GiB to 8 GiB.
 

@@ -12,8 +12,6 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from hl_local import __version__
-
 PACKAGE = Path(__file__).resolve().parent
 COMMIT_FILE = PACKAGE / "_commit"
 
@@ -44,6 +42,8 @@ def commit() -> str | None:
 
 
 def version_line() -> str:
+    from hl_local import __version__  # here: hatch_build.py loads this file alone, without hl_local
+
     return f"hl-local {__version__} (commit {commit() or 'unknown'})"
 
 

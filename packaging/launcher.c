@@ -206,10 +206,17 @@ static void unpack(int fd, const struct payload *p, const char *into) {
     gzclose(gz);
 }
 
+/* This executable's own file: /proc/self/exe, or where argv[0] says when /proc is not mounted. */
+static int open_self(const char *argv0) {
+    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 || !strchr(argv0, '/')) return fd;
+    return open(argv0, O_RDONLY | O_CLOEXEC);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
-    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail("cannot read this executable: %s", strerror(errno));
+    int fd = open_self(argv[0]);
+    if (fd < 0) fail("cannot read this executable (is /proc mounted?): %s", strerror(errno));
     struct payload p;
     read_trailer(fd, &p);
     char dir[PATH_MAX], target[PATH_MAX], exe[PATH_MAX];

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, route
 
-from hl_local.decode import highlight
+from hl_local.decode import highlight, push
 from hl_local.decode.records import Batch
 from hl_local.errors import DecodeError, Overloaded
 from hl_local.ingest.body import MAX_BODY_BYTES, read_request_body
@@ -39,12 +39,12 @@ class _ClickTails:
     """The last clicks of recent sessions, so a rage-click burst split over two pushes is seen."""
 
     def __init__(self) -> None:
-        self._tails: OrderedDict[str, list[highlight.Click]] = OrderedDict()
+        self._tails: OrderedDict[str, list[push.Click]] = OrderedDict()
 
-    def get(self, session_id: str) -> list[highlight.Click]:
+    def get(self, session_id: str) -> list[push.Click]:
         return self._tails.get(session_id, [])
 
-    def put(self, session_id: str, tail: list[highlight.Click]) -> None:
+    def put(self, session_id: str, tail: list[push.Click]) -> None:
         self._tails[session_id] = tail
         self._tails.move_to_end(session_id)
         while len(self._tails) > _CLICK_TAILS_KEPT:
@@ -62,24 +62,24 @@ def _client(request: HttpRequest) -> highlight.Client:
     )
 
 
-def _push(variables: dict[str, Any], payload: highlight.Payload) -> Batch:
+def _push(variables: dict[str, Any], payload: push.Payload) -> Batch:
     session_id = highlight.session_id_of(variables)
     payload_id = variables.get("payload_id")
     if isinstance(payload_id, int):
         payload_id = str(payload_id)
     if not isinstance(payload_id, str) or not payload_id:
         raise DecodeError("variables.payload_id is missing")
-    result = highlight.push_to_batch(session_id, payload_id, payload, _click_tails.get(session_id))
+    result = push.push_to_batch(session_id, payload_id, payload, _click_tails.get(session_id))
     _click_tails.put(session_id, result.clicks_tail)
     return result.batch
 
 
 def _push_events(variables: dict[str, Any], request: HttpRequest) -> Batch:
-    return _push(variables, highlight.decode_push_data(variables.get("data")))
+    return _push(variables, push.decode_push_data(variables.get("data")))
 
 
 def _push_legacy(variables: dict[str, Any], request: HttpRequest) -> Batch:
-    return _push(variables, highlight.legacy_payload(variables))
+    return _push(variables, push.legacy_payload(variables))
 
 
 def _metrics(variables: dict[str, Any], request: HttpRequest) -> Batch:
@@ -106,7 +106,12 @@ OPERATIONS: dict[str, tuple[str, Handler | None, str | None]] = {
     ),
     "addsessionfeedback": ("addSessionFeedback", lambda v, r: highlight.add_session_feedback(v), "session"),
     "pushmetrics": ("pushMetrics", _metrics, "count"),
+    # LaunchDarkly's observability plugin asks before it sends anything (query GetSamplingConfig)
+    "getsamplingconfig": ("sampling", None, "sampling"),
 }
+
+# "Sample everything": no span or log rule, so the SDK's sampler keeps every span and log.
+SAMPLE_EVERYTHING: dict[str, Any] = {"spans": [], "logs": []}
 
 
 def _reply(field: str, kind: str | None, variables: dict[str, Any], batch: Batch | None) -> Any:
@@ -114,6 +119,8 @@ def _reply(field: str, kind: str | None, variables: dict[str, Any], batch: Batch
         return {"secure_id": variables.get("session_secure_id"), "project_id": PROJECT_ID, "sampling": None}
     if kind == "session":
         return variables.get("session_secure_id") or ""
+    if kind == "sampling":
+        return SAMPLE_EVERYTHING
     if kind == "count":
         return batch.row_count if batch else 0
     return None
@@ -154,7 +161,7 @@ async def handle(request: HttpRequest) -> Response[bytes]:
     try:
         graphql = highlight.parse_request(await read_request_body(request))
         name = highlight.operation_name(graphql)
-        field, handler, reply = OPERATIONS.get(name.lower(), (name or "ignore", None, None))
+        field, handler, reply = OPERATIONS.get(name.lower(), (highlight.root_field(graphql), None, None))
         variables = graphql.variables or {}
         batch = handler(variables, request) if handler else None
         if batch is not None:

@@ -26,6 +26,15 @@ if TYPE_CHECKING:
     from hl_local.decode.derived import Origin
 
 WEBJS_RESOURCE = '"telemetry.sdk.language":"webjs"'  # as attributes.py writes it in resource JSON
+# OpenTelemetry's web SDK on a server: Highlight's Cloudflare Workers SDK (and the Next.js edge
+# runtime's, which is it). Its telemetry is a backend's, whatever its SDK language says.
+SERVER_DISTROS = ('"telemetry.distro.name":"@highlight-run/cloudflare"',)
+
+
+def is_browser(resource_json: str) -> bool:
+    """A browser's resource: `telemetry.sdk.language` webjs, and not a server running the web SDK."""
+    return WEBJS_RESOURCE in resource_json and not any(d in resource_json for d in SERVER_DISTROS)
+
 
 # Span attributes of a `highlight.exception` span that are the error itself, not its payload.
 _ERROR_SPAN_KEYS = frozenset(

@@ -15,7 +15,7 @@ import msgspec
 from hl_local.decode.attributes import AttributeDecoder, Promoted, json_text
 from hl_local.decode.derived import Derived, Origin
 from hl_local.decode.flags import FLAG_EVENTS
-from hl_local.decode.frontend import WEBJS_RESOURCE
+from hl_local.decode.frontend import is_browser
 from hl_local.decode.levels import normalise_level
 from hl_local.decode.records import Batch, LogRow, MetricPointRow, SpanRow
 
@@ -65,7 +65,7 @@ class _Context:
         self._base: tuple[str, str, str, str | None, str | None, str | None] | None = None
         attrs = resource.attributes if resource is not None else ()
         self.attributes_json = enc.attributes.to_json(attrs, self.promoted)
-        self.frontend = WEBJS_RESOURCE in self.attributes_json  # a browser: its telemetry is frontend
+        self.frontend = is_browser(self.attributes_json)  # a browser: its telemetry is frontend
         self.scope_name = ""
         self.scope_version = ""
 

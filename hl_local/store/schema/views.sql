@@ -130,9 +130,8 @@ LEFT JOIN (
     WHERE request_id IS NOT NULL GROUP BY request_id
 ) AS by_request ON by_request.request_id = n.request_id
 LEFT JOIN (
-    -- a trace the backend took part in: the browser's own fetch span (webjs) alone is not one
-    SELECT DISTINCT trace_id FROM spans
-    WHERE coalesce(json_extract_string(resource_attributes, '$."telemetry.sdk.language"'), '') <> 'webjs'
+    -- a trace the backend took part in: the browser's own fetch span (frontend) alone is not one
+    SELECT DISTINCT trace_id FROM spans WHERE coalesce(source, '') <> 'frontend'
 ) AS by_traceparent ON by_traceparent.trace_id = n.trace_id;
 
 -- Logs, errors and spans with the session they belong to, directly or through their trace.

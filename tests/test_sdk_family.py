@@ -6,7 +6,9 @@
   (tests/node/cloudflare.cjs): OpenTelemetry's web SDK on a server, OTLP/JSON over fetch, console
   calls as `log` events of `highlight.log` spans;
 * `@highlight-run/nest` 3.6.34 in a real NestJS 12 app (tests/node/nest.cjs);
-* `@highlight-run/pino` 0.1.6 as a pino 10 transport (tests/node/pino.cjs).
+* `@highlight-run/pino` 0.1.6 as a pino 10 transport (tests/node/pino.cjs);
+* `launchdarkly-observability` 1.3.4 (Python, OTLP/gRPC, asks GetSamplingConfig) on
+  `launchdarkly-server-sdk`, in a venv of its own (tests/python_ld/).
 
 The browser session they belong to is a recorded LaunchDarkly one (tests/fixtures/browser/
 launchdarkly-v3.jsonl, replayed): each backend request carries its `X-Highlight-Request` and the
@@ -25,10 +27,12 @@ import pytest
 from tests.conftest import Server, start_server, wait_until
 from tests.launchdarkly_session import Expected, get
 from tests.test_backend_js import NODE_DIR, NODE_TIMEOUT_S, node_clients
+from tests.test_highlight_python import child_env, pinned_venv
 from tests.test_launchdarkly_replay import load, replay
 
 __all__ = ["node_clients"]  # the fixture that installs tests/node (or skips)
 
+PY_LD = Path(__file__).parent / "python_ld"
 SPAN_ID = "b7ad6b7169203331"  # the parent span id the backend requests carry in their traceparent
 
 
@@ -169,3 +173,34 @@ def test_pino(node_clients: Path, family: tuple[Server, Expected]) -> None:
         "pino debug line": "debug",
     }
     assert lines["pino order placed"]["attributes"]["orderId"] == "42"
+
+
+@pytest.fixture(scope="session")
+def launchdarkly_python() -> Path:
+    return pinned_venv("launchdarkly-py", PY_LD / "requirements.txt")
+
+
+def test_launchdarkly_python(launchdarkly_python: Path, family: tuple[Server, Expected]) -> None:
+    server, expected = family
+    done = subprocess.run(
+        [str(launchdarkly_python), str(PY_LD / "driver.py"), f"http://{server.grpc_target}",
+         f"{server.ui_url}/public", expected.session_id, traceparent(expected)],
+        capture_output=True, text=True, timeout=120, env=child_env(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    # its GetSamplingConfig, as its httpx logs it
+    assert f'POST {server.ui_url}/public "HTTP/1.1 200 OK"' in done.stderr
+    (span,) = items(server, "/api/spans", query="service_name=ld-python-test")
+    assert (span["name"], span["trace_id"], span["session_id"]) == (
+        "POST /api/checkout",
+        expected.trace_id,
+        expected.session_id,
+    )
+    lines = {line["body"]: line for line in session_logs(server, expected, "ld-python-test")}
+    assert lines["ld python checkout flag True"]["level"] == "warn"
+    errors = items(server, f"/api/sessions/{expected.session_id}/errors")
+    (error,) = [e for e in errors if e["service_name"] == "ld-python-test"]
+    assert (error["type"], error["message"], error["payload"]["orderId"]) == ("KeyError", "'cart'", "42")
+    assert error["frames"][0]["file"].endswith("driver.py")
+    found = items(server, "/api/traces", query="feature_flag.key=new-checkout service_name=ld-python-test")
+    assert [t["trace_id"] for t in found] == [expected.trace_id]

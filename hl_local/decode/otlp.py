@@ -148,6 +148,7 @@ def spans_to_rows(enc: WireEncoding, request: Any, derived: Derived | None = Non
 
 
 _DERIVING_EVENTS = frozenset({"exception", "log", *FLAG_EVENTS})
+_LOG_SEVERITY = '"log.severity":'
 
 
 def _derive_from_events(
@@ -163,12 +164,20 @@ def _derive_from_events(
     origin: Origin | None = None
     for index, event in enumerate(span.events):
         name = event.name or ""
+        named_log = False
         if name not in _DERIVING_EVENTS:
-            continue
+            # highlight-elixir names a log event after its message; its `log.severity` says what it is
+            # (the attribute JSON is cached: the events column reuses it)
+            if not event.attributes or _LOG_SEVERITY not in enc.attributes.to_json(event.attributes):
+                continue
+            name, named_log = "log", True
         if origin is None:
             origin = _origin(ctx, promoted, trace_id, span_id, attributes_json, span.name or "")
         time_ns = event.time_unix_nano or span.start_time_unix_nano
-        derived.span_event(origin, name, index, time_ns, enc.attributes.to_dict(event.attributes))
+        attributes = enc.attributes.to_dict(event.attributes)
+        if named_log and not attributes.get("log.message"):
+            attributes["log.message"] = event.name
+        derived.span_event(origin, name, index, time_ns, attributes)
 
 
 def _origin(

@@ -24,6 +24,7 @@ from hl_local.errors import DecodeError, Overloaded
 from hl_local.ingest.body import MAX_BODY_BYTES, read_request_body
 from hl_local.ingest.cors import cors_headers, preflight
 from hl_local.ingest.failures import answer_for
+from hl_local.store.db import Store
 from hl_local.store.writer import Writer
 
 HttpRequest = Request[Any, Any, Any]
@@ -52,6 +53,62 @@ class _ClickTails:
 
 
 _click_tails = _ClickTails()
+
+SessionService = tuple[str | None, str | None, str | None]  # service name, version, environment
+
+
+class _SessionServices:
+    """What each session's H.init said of its app (serviceName, version, environment), so the
+    errors its pushes carry (which do not say it) carry it, as backend errors carry theirs.
+
+    Learned from initializeSession; a session first seen in a push after a restart is looked up in
+    the store, once. Only a push with errors needs it.
+    """
+
+    def __init__(self) -> None:
+        self._known: OrderedDict[str, SessionService] = OrderedDict()
+
+    def learn(self, variables: dict[str, Any]) -> None:
+        said = [variables.get(k) for k in ("serviceName", "appVersion", "environment")]
+        name, version, environment = (v if isinstance(v, str) and v else None for v in said)
+        self._put(str(variables.get("session_secure_id")), (name, version, environment))
+
+    def _put(self, session_id: str, service: SessionService) -> None:
+        self._known[session_id] = service
+        self._known.move_to_end(session_id)
+        while len(self._known) > _CLICK_TAILS_KEPT:
+            self._known.popitem(last=False)
+
+    async def of(self, request: HttpRequest, session_id: str) -> SessionService:
+        if session_id not in self._known:
+            store: Store = request.app.state.store
+            found = await store.read(
+                lambda cur: cur.execute(
+                    "SELECT service_name, app_version, environment FROM sessions WHERE session_id = ?",
+                    [session_id],
+                ).fetchall()
+            )
+            name, version, environment = found[0] if found else (None, None, None)
+            self._put(session_id, (name or None, version or None, environment or None))
+        return self._known[session_id]
+
+
+_session_services = _SessionServices()
+
+
+async def _with_session_service(request: HttpRequest, batch: Batch) -> Batch:
+    """The batch's browser errors with their session's service, version and environment."""
+    if not any(e.service_name is None and e.session_id for e in batch.errors):
+        return batch
+    errors = []
+    for error in batch.errors:
+        if error.service_name is None and error.session_id:
+            name, version, environment = await _session_services.of(request, error.session_id)
+            error = msgspec.structs.replace(
+                error, service_name=name, service_version=version, environment=environment
+            )
+        errors.append(error)
+    return msgspec.structs.replace(batch, errors=errors)
 
 
 def _client(request: HttpRequest) -> highlight.Client:
@@ -82,6 +139,12 @@ def _push_legacy(variables: dict[str, Any], request: HttpRequest) -> Batch:
     return _push(variables, push.legacy_payload(variables))
 
 
+def _initialize(variables: dict[str, Any], request: HttpRequest) -> Batch:
+    batch = highlight.initialize_session(variables, _client(request))
+    _session_services.learn(variables)
+    return batch
+
+
 def _metrics(variables: dict[str, Any], request: HttpRequest) -> Batch:
     return highlight.push_metrics(variables)
 
@@ -90,11 +153,7 @@ Handler = Callable[[dict[str, Any], HttpRequest], Batch]
 
 # lower-cased operation → (root field, handler, reply: "session" = the secure id, "count", None)
 OPERATIONS: dict[str, tuple[str, Handler | None, str | None]] = {
-    "initializesession": (
-        "initializeSession",
-        lambda v, r: highlight.initialize_session(v, _client(r)),
-        "init",
-    ),
+    "initializesession": ("initializeSession", lambda v, r: _initialize(v, r), "init"),
     "pushsessionevents": ("pushSessionEvents", _push_events, None),
     "pushpayloadcompressed": ("pushPayloadCompressed", _push_events, None),
     "pushpayload": ("pushPayload", _push_legacy, "count"),
@@ -165,7 +224,7 @@ async def handle(request: HttpRequest) -> Response[bytes]:
         variables = graphql.variables or {}
         batch = handler(variables, request) if handler else None
         if batch is not None:
-            await _write(request.app.state.writer, batch)
+            await _write(request.app.state.writer, await _with_session_service(request, batch))
     except Exception as exc:  # every failure is answered (ingest/failures.py), GraphQL-shaped
         return _error(request, exc)
     # Unknown but well-formed operations (Ignore, markBackendSetup, ...) succeed doing nothing.

@@ -20,6 +20,7 @@ Error groups are assigned later, by the writer (store/grouping.py), which knows 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -156,7 +157,13 @@ def _error(
 
 
 def _resource_attributes(origin: Origin) -> dict[str, Any]:
-    decoded = msgspec.json.decode(origin.resource_attributes)
+    return _decoded_resource(origin.resource_attributes)
+
+
+@functools.lru_cache(maxsize=256)
+def _decoded_resource(text: str) -> dict[str, Any]:
+    """A resource's attributes (one per service, repeated on every request): decoded once, read only."""
+    decoded = msgspec.json.decode(text)
     return decoded if isinstance(decoded, dict) else {}
 
 

@@ -66,9 +66,7 @@ class _Context:
         attrs = resource.attributes if resource is not None else ()
         self.attributes_json = enc.attributes.to_json(attrs, self.promoted)
         self.frontend = is_browser(self.attributes_json)  # a browser: its telemetry is frontend
-        self.erlang = any(
-            f'"telemetry.sdk.language":"{language}"' in self.attributes_json for language in _BEAM
-        )
+        self.erlang = any(marker in self.attributes_json for marker in _BEAM)
         self.scope_name = ""
         self.scope_version = ""
 

@@ -15,6 +15,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from hl_local import __version__
 from hl_local.config import LOOPBACK_HOSTS, Settings
 from hl_local.errors import ReadOnly
+from hl_local.export import api as export_api
 from hl_local.ingest.highlight import highlight_handlers
 from hl_local.ingest.otlp_http import otlp_http_router
 from hl_local.query import live, logs, sessions, suggest, traces
@@ -92,6 +93,7 @@ def _litestar(state: State, allowed_hosts: set[str]) -> Litestar:
             sessions.router,
             suggest.router,
             live.live,
+            export_api.router,
             *ui_handlers,
         ],
         state=state,

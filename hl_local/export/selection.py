@@ -37,6 +37,13 @@ from hl_local.query.search import SearchSyntaxError
 _S, _T = "_hl_export_sessions", "_hl_export_traces"
 _LOGS, _ERRORS = "_hl_export_log_rows", "_hl_export_error_rows"  # rowids of rows taken alone
 
+SIGNAL_NAMES: tuple[Signal, ...] = ("sessions", "traces", "logs", "errors")
+
+
+class NoSuchItem(ExportError):
+    """A session or trace asked for by id is not in the database."""
+
+
 # Every table an export writes, in the order a reader would want them.
 TABLE_NAMES = (
     "sessions", "replay_chunks", "session_events", "network_requests", "websocket_events",
@@ -89,6 +96,21 @@ def choose(cur: duckdb.DuckDBPyConnection, selection: Selection) -> Chosen:
     return Chosen(sessions, traces, False, _table_selects())
 
 
+def chosen_ids(cur: duckdb.DuckDBPyConnection, chosen: Chosen) -> tuple[list[str], list[str]]:
+    """The chosen session ids (by start) and trace ids (by their first span's start)."""
+    sessions = "session_summaries" if chosen.everything else _S
+    traces = "(SELECT DISTINCT trace_id FROM spans)" if chosen.everything else _T
+    found = cur.execute(
+        f"SELECT session_id FROM session_summaries WHERE session_id IN (SELECT session_id FROM {sessions}) "
+        "ORDER BY started_ns, session_id"
+    ).fetchall()
+    ordered = cur.execute(
+        f"SELECT trace_id FROM spans WHERE trace_id IN (SELECT trace_id FROM {traces}) "
+        "GROUP BY trace_id ORDER BY min(start_ns), trace_id"
+    ).fetchall()
+    return [row[0] for row in found], [row[0] for row in ordered]
+
+
 def release(cur: duckdb.DuckDBPyConnection) -> None:
     for name in (_S, _T, _LOGS, _ERRORS):
         cur.execute(f"DROP TABLE IF EXISTS {name}")
@@ -103,13 +125,11 @@ def _given(cur: duckdb.DuckDBPyConnection, selection: Selection) -> None:
     """The ids asked for by name; each must exist."""
     for session_id in dict.fromkeys(selection.sessions):
         if not cur.execute("SELECT 1 FROM session_summaries WHERE session_id = ?", [session_id]).fetchall():
-            raise ExportError(
-                f"there is no session {session_id!r} in this database (`hl-local info` lists counts)"
-            )
+            raise NoSuchItem(f"there is no session {session_id!r} in this database")
         cur.execute(f"INSERT OR IGNORE INTO {_S} VALUES (?)", [session_id])
     for trace_id in dict.fromkeys(selection.traces):
         if not cur.execute("SELECT 1 FROM spans WHERE trace_id = ? LIMIT 1", [trace_id]).fetchall():
-            raise ExportError(f"there is no trace {trace_id!r} in this database")
+            raise NoSuchItem(f"there is no trace {trace_id!r} in this database")
         cur.execute(f"INSERT OR IGNORE INTO {_T} VALUES (?)", [trace_id])
 
 

@@ -30,9 +30,9 @@ from hl_local.store.writer import Writer
 class _Signals(msgspec.Struct, rename="camel"):
     """Which signals a line holds, without decoding them yet."""
 
-    resource_spans: msgspec.Raw | None = None
-    resource_logs: msgspec.Raw | None = None
-    resource_metrics: msgspec.Raw | None = None
+    resource_spans: msgspec.Raw = msgspec.Raw(b"")  # empty: the line has no such key
+    resource_logs: msgspec.Raw = msgspec.Raw(b"")
+    resource_metrics: msgspec.Raw = msgspec.Raw(b"")
 
 
 _peek = msgspec.json.Decoder(_Signals)
@@ -46,11 +46,11 @@ def decode_line(line: bytes) -> Batch:
     except msgspec.DecodeError as exc:
         raise DecodeError(f"not an OTLP/JSON request: {exc}") from None
     parts: list[Batch] = []
-    if signals.resource_spans is not None:
+    if signals.resource_spans:
         parts.append(otlp_json.decode_traces(line))
-    if signals.resource_logs is not None:
+    if signals.resource_logs:
         parts.append(otlp_json.decode_logs(line))
-    if signals.resource_metrics is not None:
+    if signals.resource_metrics:
         parts.append(otlp_json.decode_metrics(line))
     if not parts:
         raise DecodeError("not an OTLP/JSON request: no resourceSpans, resourceLogs or resourceMetrics")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,13 +88,25 @@ def run(args: argparse.Namespace) -> int:
 
 def _selection(args: argparse.Namespace) -> Selection:
     from hl_local.export.selection import Selection
-    from hl_local.query.common import BadRequest, time_ns
 
-    try:
-        start_ns, end_ns = time_ns(args.start, "--start"), time_ns(args.end, "--end")
-    except BadRequest as exc:
-        raise UsageError(str(exc.detail)) from None
+    start_ns, end_ns = _time_ns(args.start, "--start"), _time_ns(args.end, "--end")
+    if start_ns is not None and end_ns is not None and start_ns > end_ns:
+        raise UsageError("--start is after --end")
     return Selection(args.session, args.trace, args.query, args.signal, start_ns, end_ns)
+
+
+def _time_ns(value: str | None, flag: str) -> int | None:
+    """ISO 8601 or epoch milliseconds, read as the API reads `start` and `end` (query/common.py; not
+    imported from there, as that would bring litestar's 0.4 s of imports to every export)."""
+    if not value:
+        return None
+    if value.lstrip("-").isdigit():
+        return int(value) * 1_000_000
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{flag} must be ISO 8601 or epoch milliseconds, not {value!r}") from None
+    return int(moment.timestamp() * 1_000_000) * 1000
 
 
 async def _export_file(db: Path, selection: Selection, out: Path, fmt: str, force: bool) -> Exported:

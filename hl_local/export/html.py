@@ -108,8 +108,8 @@ def _title(session: bytes, traces: list[str]) -> str:
     return f"Trace {traces[0]}"
 
 
-def _packed(data: bytes) -> str:
-    return base64.b64encode(gzip.compress(data, GZIP_LEVEL, mtime=0)).decode()
+def _packed(data: bytes, level: int = GZIP_LEVEL) -> str:
+    return base64.b64encode(gzip.compress(data, level, mtime=0)).decode()
 
 
 def _bundle(name: str) -> str:
@@ -122,12 +122,17 @@ def _bundle(name: str) -> str:
 
 
 def page(data: bytes, events: bytes, title: str) -> bytes:
-    """The whole page: CSP, styles, the two data elements, and the script (allowed by its hash)."""
-    # `</script` or `<!--` inside the script would end it early; in JS, `<\/` and `<\!` mean the same.
-    script = _bundle("export.js").replace("</script", "<\\/script").replace("<!--", "<\\!--")
-    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    """The whole page: CSP, styles, the data elements, the packed bundle and its loader (by their hashes).
+
+    The bundle (~245 KB) is stored gzip + base64 too (~110 KB) and run by the small loader, which
+    the CSP allows by its hash as it allows the bundle by its own.
+    """
+    bundle = _bundle("export.js")
+    # `</script` or `<!--` inside the loader would end it early; in JS, `<\/` and `<\!` mean the same.
+    loader = _bundle("export-loader.js").replace("</script", "<\\/script").replace("<!--", "<\\!--")
+    hashes = " ".join(f"'sha256-{_sha256(text)}'" for text in (loader, bundle))
     styles = _bundle("export.css").replace("</style", "<\\/style")
-    policy = CSP.format(script=f"'sha256-{digest}'")
+    policy = CSP.format(script=hashes)
     text = f"""<!doctype html>
 <html lang="en">
 <head>
@@ -143,8 +148,13 @@ def page(data: bytes, events: bytes, title: str) -> bytes:
 <div id="app"><noscript>This page needs JavaScript to replay the recording.</noscript></div>
 <script type="application/octet-stream" id="hl-data">{_packed(data)}</script>
 <script type="application/octet-stream" id="hl-events">{_packed(events)}</script>
-<script type="module">{script}</script>
+<script type="application/octet-stream" id="hl-app">{_packed(bundle.encode(), 9)}</script>
+<script type="module">{loader}</script>
 </body>
 </html>
 """
     return text.encode()
+
+
+def _sha256(text: str) -> str:
+    return base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()

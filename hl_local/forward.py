@@ -170,6 +170,7 @@ class Forwarder:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # else a line per request sent on
         self._client = httpx.AsyncClient(timeout=TIMEOUT_S, headers=self._headers)
         self._tasks = [asyncio.create_task(up.run(self._client)) for up in self.upstreams]
 

@@ -162,7 +162,9 @@ def test_every_span_reaches_the_upstream(upstream: Server) -> None:
     finally:
         server.stop()
         capture.close()
-    assert "dropped 1 request (refused)" in "\n".join(server.output)  # logged, not silent
+    output = "\n".join(server.output)
+    assert "dropped 1 request (refused)" in output  # logged, not silent
+    assert "HTTP Request" not in output  # but not a line per request sent
 
 
 def test_a_stopped_upstream_does_not_touch_local_ingest(tmp_path: Path) -> None:

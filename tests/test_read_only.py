@@ -110,7 +110,7 @@ def test_read_only_usage_errors(tmp_path: Path) -> None:
             2,
             "nothing to",
         ),
-        (["--read-only", "--db", str(tmp_path / "missing.duckdb")], 1, "never creates one"),
+        (["--read-only", "--db", str(tmp_path / "missing.duckdb")], 1, "no such file"),
     ]
     for args, code, text in cases:
         done = run_hl_local(

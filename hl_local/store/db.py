@@ -110,7 +110,7 @@ _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
 
 def _connect_file(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     if read_only and not path.is_file():
-        raise DatabaseUnusable(str(path), "there is no such file, and --read-only never creates one")
+        raise DatabaseUnusable(str(path), "there is no such file, and one opened read-only is never made")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -76,8 +76,10 @@ export function TraceView({ trace, open: initiallyOpen }: { trace: Trace; open?:
                     />
                     {span.events.map((e, i) => (
                       <div key={i}>
-                        <h4>Event: {e.name}</h4>
-                        <Pairs rows={Object.entries(e.attributes)} />
+                        <h4>
+                          Event: {e.name} (+{duration((e.time_ns - span.start_ns) / 1e6)})
+                        </h4>
+                        {Object.keys(e.attributes).length > 0 && <Pairs rows={Object.entries(e.attributes)} />}
                       </div>
                     ))}
                   </div>

@@ -356,5 +356,7 @@ def test_export_while_the_database_is_held_asks_the_running_server(source: Sourc
         downloaded = source.folder / "downloaded.duckdb"
         downloaded.write_bytes(reply.content)
         assert _counts(downloaded)["spans"] == 2
+        refused = run_hl_local("import", "--db", str(db), str(downloaded))  # an import needs the file itself
+        assert refused.returncode == 1 and "stop it and import again" in refused.stderr, refused.stderr
     finally:
         server.stop()

@@ -44,11 +44,16 @@ def run(args: argparse.Namespace) -> int:
 
 async def _import_all(db: Path, files: list[Path]) -> int:
     from hl_local.cli.progress import Progress
+    from hl_local.errors import DatabaseLocked, ExportError
     from hl_local.imports import import_file
     from hl_local.store.db import Store
     from hl_local.store.writer import Writer
 
-    store = Store.open(db)
+    try:
+        store = Store.open(db)
+    except DatabaseLocked as exc:  # its own advice is a server's: say what an import can do
+        held = str(exc).split("; ", 1)[0]
+        raise ExportError(f"{held}; stop it and import again, or import into another --db") from None
     writer = Writer(store)
     writer.start()
     refused = 0

@@ -17,6 +17,7 @@ ROOT = Path(__file__).parent
 WEB = ROOT / "web"
 STATIC = ROOT / "hl_local" / "static"
 OUTPUTS = ("index.html", "app.js", "app.css")
+OUTPUTS += ("export.js", "export.css", "export-loader.js")  # the page of HTML exports (export/html.py)
 
 
 def ui_is_stale() -> bool:

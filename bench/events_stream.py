@@ -8,7 +8,8 @@ Run by hand (never in the test suite):
 The session (bench/replay_session.py: the real SDK's first page, then 2-s pushes of a busy page)
 is ingested through /public once into a file; each run then starts hl-local on a copy and reads the
 whole stream as recorded (`keyframes=false`: the first read after start, and again), then with
-keyframes, computed (the first read with them) and cached (a second one). Reported: MiB/s of response, as medians, and the
+keyframes, computed (the first read with them) and cached (a second one). Reported: MiB/s of
+response, as medians, and the
 ratio to a same-run baseline: reading the same chunks' stored JSON text straight out of DuckDB,
 which no server can beat.
 """

@@ -6,14 +6,16 @@ from pathlib import Path
 
 import duckdb
 import httpx
+import pytest
 
 from hl_local.store.db import Store
 from hl_local.store.schema import SCHEMA_VERSION
 from tests.conftest import span_keys, start_server, trace_batch
 
 
-def _as_schema_2(db: Path) -> None:
-    """Turn a current file into what schema 2 was: spans keyed by (trace_id, span_id), no digests."""
+def _as_older_schema(db: Path, version: int) -> None:
+    """Turn a current file into what schema 3 was (spans keyed by (trace_id, span_id), no digests
+    nor kept tables), or schema 2 (also without flag_evaluations)."""
     con = duckdb.connect(str(db))
     try:
         con.execute("BEGIN")
@@ -26,7 +28,9 @@ def _as_schema_2(db: Path) -> None:
         con.execute("DROP TABLE error_group_buckets")
         con.execute("DROP TABLE error_group_links")
         con.execute("DROP TABLE log_tokens")
-        con.execute("UPDATE hl_meta SET value = '2' WHERE key = 'schema_version'")
+        if version == 2:
+            con.execute("DROP TABLE flag_evaluations")
+        con.execute("UPDATE hl_meta SET value = ? WHERE key = 'schema_version'", [str(version)])
         con.execute("COMMIT")
         con.execute("ALTER TABLE spans ADD PRIMARY KEY (trace_id, span_id)")
         con.execute("INSERT INTO spans SELECT * FROM spans_copy")
@@ -36,8 +40,9 @@ def _as_schema_2(db: Path) -> None:
         con.close()
 
 
-def test_a_schema_2_file_is_migrated_with_its_spans(tmp_path: Path) -> None:
-    db = tmp_path / "v2.duckdb"
+@pytest.mark.parametrize("version", [2, 3])
+def test_an_older_file_is_migrated_with_its_spans(tmp_path: Path, version: int) -> None:
+    db = tmp_path / f"v{version}.duckdb"
     server = start_server(db)
     try:
         reply = httpx.post(
@@ -49,7 +54,7 @@ def test_a_schema_2_file_is_migrated_with_its_spans(tmp_path: Path) -> None:
         assert reply.status_code == 200
     finally:
         assert server.stop() == 0
-    _as_schema_2(db)
+    _as_older_schema(db, version)
     with duckdb.connect(str(db)) as con:
         assert con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'spans' "
                            "AND constraint_type = 'PRIMARY KEY'").fetchall() == [(1,)]  # fmt: skip

@@ -64,6 +64,11 @@ class Row(msgspec.Struct, array_like=True, gc=False):
     computed: ClassVar[tuple[str, ...]] = ()
     staged: ClassVar[tuple[str, ...]] = ()
 
+    @classmethod
+    def stored_fields(cls) -> tuple[str, ...]:
+        """The fields that are columns of `table`, in order (staged ones come last, with defaults)."""
+        return tuple(name for name in cls.__struct_fields__ if name not in cls.staged)
+
 
 class Update(msgspec.Struct, array_like=True, gc=False):
     """Some columns of an existing row of `table`, for an UPDATE (or an upsert) of those columns."""
@@ -446,6 +451,31 @@ class LogTokenRow(Row):
     received_ns: int
 
 
+class FlagEvaluationRow(Row):
+    """A feature flag evaluation an SDK recorded as a span event (LaunchDarkly's `feature_flag`)."""
+
+    table = "flag_evaluations"
+
+    trace_id: str
+    span_id: str
+    event_index: Int32
+    time_ns: int
+    session_id: str | None
+    flag_key: str
+    value: str | None
+    variation_index: str | None
+    reason_kind: str | None
+    reason: str
+    context_id: str | None
+    context_keys: str | None
+    provider: str | None
+    set_id: str | None
+    source: str | None
+    service_name: str
+    attributes: str
+    received_ns: int
+
+
 class ErrorLog(msgspec.Struct, array_like=True, gc=False):
     """The ERROR log line of an exception event, written only when its error is new, so a resent
     span batch or a duplicate event adds no second line."""
@@ -477,6 +507,14 @@ class Batch(msgspec.Struct, kw_only=True):
     websocket_events: list[WebsocketEventRow] = []
     errors: list[ErrorRow] = []
     error_logs: list[ErrorLog] = []
+    flag_evaluations: list[FlagEvaluationRow] = []
+    # `hl-local import` only: whole rows read back from a file (hl_local/imports/), merged into what
+    # is stored instead of appended; see store/writes.py for how each is de-duplicated.
+    imported_sessions: list[SessionRow] = []
+    imported_spans: list[SpanRow] = []
+    imported_logs: list[LogRow] = []
+    imported_metric_points: list[MetricPointRow] = []
+    imported_network_requests: list[NetworkRequestRow] = []
     push_key: tuple[str, str] | None = None
     digest: str | None = None
 
@@ -505,6 +543,12 @@ KINDS: Final[dict[str, type[Row] | type[Update]]] = {
     "network_requests": NetworkRequestRow,
     "websocket_events": WebsocketEventRow,
     "errors": ErrorRow,
+    "flag_evaluations": FlagEvaluationRow,
+    "imported_sessions": SessionRow,
+    "imported_spans": SpanRow,
+    "imported_logs": LogRow,
+    "imported_metric_points": MetricPointRow,
+    "imported_network_requests": NetworkRequestRow,
 }
 
 # Every Struct that stands for a table's whole row: checked column by column when the store opens.
@@ -526,5 +570,6 @@ ROW_TYPES: Final[tuple[type[Row], ...]] = (
     ErrorGroupBucketRow,
     ErrorGroupLinkRow,
     LogTokenRow,
+    FlagEvaluationRow,
 )
 UPDATE_TYPES: Final[tuple[type[Update], ...]] = (SessionIdentity, SessionProperties, ErrorGroupState)

@@ -7,12 +7,16 @@ SCHEMA_VERSION history:
         version-1 file lacks them, so it is refused rather than read with those filters matching
         nothing);
         indexes on logs.trace_id and errors.trace_id; `listed_spans` without linked_session_id.
-    3 — `request_digests` (a resent OTLP request is recognised by its body's digest), spans
+    3 — `flag_evaluations` (feature flag span events); `browser_network_spans` (the browser's own
+        request spans as network requests) and `session_network_requests`; frontend errors that
+        arrived over OTLP count in `session_summaries.error_count`.
+    4 — `request_digests` (a resent OTLP request is recognised by its body's digest), spans
         without their (trace_id, span_id) primary key, `pending_errors` (errors the writer stores
         later, in bigger batches), and kept by the writer beside the rows: `trace_summaries` (one
         row per trace), `error_group_buckets` (occurrences per group and minute) and
         `error_group_links` (the sessions and traces of a group's errors), `log_tokens` (the
-        words of log lines per minute and level). A version-2 file is migrated when opened.
+        words of log lines per minute and level). A version-2 or -3 file is migrated when
+        opened (unless --read-only).
 """
 
 from __future__ import annotations
@@ -26,15 +30,15 @@ from hl_local.decode.records import PROMOTED_ATTRIBUTES as PROMOTED_ATTRIBUTES
 from hl_local.decode.records import PROMOTED_COLUMNS
 from hl_local.errors import SchemaMismatch
 from hl_local.store.tables import check_rows
-from hl_local.store.writes import COUNT_STORED_ERRORS, COUNT_STORED_LOG_TOKENS, SUMMARISE_STORED_TRACES
+from hl_local.store.writes import SUMMARISE_STORED
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA_FILES = (
     "meta.sql", "spans.sql", "logs.sql", "metric_points.sql", "sessions.sql", "replay_chunks.sql",
     "session_events.sql", "network_requests.sql", "websocket_events.sql", "errors.sql",
-    "session_feedback.sql", "error_groups.sql", "request_digests.sql", "pending_errors.sql",
-    "trace_summaries.sql", "error_group_buckets.sql", "log_tokens.sql", "views.sql",
+    "session_feedback.sql", "error_groups.sql", "flag_evaluations.sql", "request_digests.sql",
+    "pending_errors.sql", "trace_summaries.sql", "error_group_buckets.sql", "log_tokens.sql", "views.sql",
 )  # fmt: skip
 
 
@@ -64,7 +68,20 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, path: str) -> None:
     check_rows(con)
 
 
-def _check_version(con: duckdb.DuckDBPyConnection, tables: set[str], path: str) -> None:
+def check_schema(con: duckdb.DuckDBPyConnection, path: str) -> None:
+    """For a file opened read-only: check its version and tables, never create or migrate anything."""
+    tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if not tables:
+        raise SchemaMismatch(
+            f"{path} is an empty DuckDB file, not an hl-local database; choose another --db PATH"
+        )
+    _check_version(con, tables, path, read_only=True)
+    check_rows(con)
+
+
+def _check_version(
+    con: duckdb.DuckDBPyConnection, tables: set[str], path: str, read_only: bool = False
+) -> None:
     """Refuse a file of another version, or one that is not ours, with what to do."""
     if "hl_meta" not in tables:
         raise SchemaMismatch(
@@ -76,27 +93,40 @@ def _check_version(con: duckdb.DuckDBPyConnection, tables: set[str], path: str) 
         raise SchemaMismatch(f"{path} has a schema version of {text!r}, which no hl-local wrote; "
                              "choose another --db PATH")  # fmt: skip
     found = int(text)
-    if found in MIGRATIONS:
+    if found in MIGRATIONS and not read_only:
         _migrate(con, found)
         found = SCHEMA_VERSION
     if found != SCHEMA_VERSION:
         newer = "a newer" if found > SCHEMA_VERSION else "an older"
+        if read_only:  # a file someone sent is never changed, not even to bring it up to date
+            raise SchemaMismatch(
+                f"{path} was written by {newer} hl-local (schema {found}, this one reads {SCHEMA_VERSION}) "
+                "and --read-only never changes a file: open it with that version, or open a copy "
+                "without --read-only"
+            )
         raise SchemaMismatch(
             f"{path} was written by {newer} hl-local (schema {found}, this one reads {SCHEMA_VERSION}); "
             f"open it with that version, or start with another --db PATH"
         )
 
 
-_VIEWS = (
-    "listed_spans", "linked_spans", "linked_errors", "linked_logs", "network_request_traces",
-    "trace_sessions", "session_summaries", "session_stats",
-)  # fmt: skip
+def _flag_evaluations(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 2 → 3: the flag_evaluations table (the views are made anew by the next step)."""
+    con.execute(ddl("flag_evaluations.sql"))
 
 
 def _spans_without_key(con: duckdb.DuckDBPyConnection) -> None:
-    """Schema 2 → 3: spans rebuilt without their primary key (DuckDB cannot drop a constraint)."""
-    for view in _VIEWS:
-        con.execute(f"DROP VIEW IF EXISTS {view}")
+    """Schema 3 → 4: spans rebuilt without their primary key (DuckDB cannot drop a constraint),
+    the tables the writer keeps beside the rows filled from what the file holds."""
+    views = con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+    for (view,) in views:  # they name spans; DuckDB binds a view when it is read, so order is free
+        con.execute(f"DROP VIEW {view}")
+    macros = con.execute(
+        "SELECT DISTINCT function_name, function_type FROM duckdb_functions() "
+        "WHERE NOT internal AND function_type IN ('macro', 'table_macro')"
+    ).fetchall()
+    for name, kind in macros:  # views.sql makes them again
+        con.execute(f"DROP {'MACRO TABLE' if kind == 'table_macro' else 'MACRO'} {name}")
     con.execute("DROP INDEX IF EXISTS spans_by_trace")
     con.execute("ALTER TABLE spans RENAME TO spans_v2")
     con.execute(ddl("spans.sql"))
@@ -105,18 +135,17 @@ def _spans_without_key(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(ddl("request_digests.sql"))
     con.execute(ddl("pending_errors.sql"))
     con.execute(ddl("trace_summaries.sql"))
-    con.execute(SUMMARISE_STORED_TRACES)
     con.execute(ddl("error_group_buckets.sql"))
-    for statement in COUNT_STORED_ERRORS:
-        con.execute(statement)
     con.execute(ddl("log_tokens.sql"))
-    con.execute(COUNT_STORED_LOG_TOKENS)
+    for statement in SUMMARISE_STORED:
+        con.execute(statement)
     con.execute(ddl("views.sql"))
 
 
 # found version → the steps that bring a file of that version to SCHEMA_VERSION, in one transaction
 MIGRATIONS: dict[int, tuple[Callable[[duckdb.DuckDBPyConnection], None], ...]] = {
-    2: (_spans_without_key,),
+    2: (_flag_evaluations, _spans_without_key),
+    3: (_spans_without_key,),
 }
 
 

@@ -8,10 +8,12 @@ is held to the same answer computed from the rows alone.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 import pytest
 
@@ -243,3 +245,80 @@ def test_a_word_s_histogram_is_the_plain_count(worded: tuple[Server, dict[str, A
     assert end == max(t for t, _, _ in lines)
     assert any(body == "upstream timeout" for _, _, body in lines)  # the derived line, words taken in SQL
     assert sum(sum(b["counts"].values()) for b in histogram["buckets"]) == len(lines) == 30 * 2 + 1
+
+
+# What each kept structure says, summed as readers sum it.
+KEPT = {
+    "traces": "SELECT * EXCLUDE (received_ns, first_received_ns) FROM trace_summaries ORDER BY trace_id",
+    "buckets": "SELECT group_id, bucket_ns, sum(occurrences) FROM error_group_buckets GROUP BY ALL "
+    "HAVING sum(occurrences) <> 0 ORDER BY ALL",
+    "links": "SELECT group_id, link FROM error_group_links ORDER BY ALL",
+    "words": "SELECT token, bucket_ns, level, sum(lines) FROM log_tokens GROUP BY ALL HAVING sum(lines) <> 0 "
+    "ORDER BY ALL",
+}
+
+
+def _kept_now_and_anew(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The kept structures as they are, and as made from the rows left alone."""
+    from hl_local.store.writes import SUMMARISE_STORED
+
+    now = {name: con.execute(sql).fetchall() for name, sql in KEPT.items()}
+    for table in ("trace_summaries", "error_group_buckets", "error_group_links", "log_tokens"):
+        con.execute(f"DELETE FROM {table}")
+    for statement in SUMMARISE_STORED:
+        con.execute(statement)
+    return now, {name: con.execute(sql).fetchall() for name, sql in KEPT.items()}
+
+
+@pytest.mark.parametrize("share", [0.3, 0.6, 1.0])
+def test_what_retention_removes_leaves_the_kept_structures_exact(
+    stored: tuple[Server, dict[str, Any]], tmp_path: Path, share: float
+) -> None:
+    """Rows up to a received time go, table by table as retention prunes them (store/retention.py),
+    then one session's console lines and errors: what is kept equals what the rows left give."""
+    from hl_local.store.kept_retention import (
+        AFTER_ROWS_DELETED,
+        AFTER_SESSION_ROWS_DELETED,
+        BEFORE_SESSION_ROWS_DELETED,
+    )
+
+    server, _ = stored
+    assert server.db_path is not None
+    copy = tmp_path / "pruned.duckdb"
+    shutil.copy(server.db_path, copy)
+    con = duckdb.connect(str(copy))
+    try:
+        received = "SELECT DISTINCT received_ns FROM spans UNION SELECT DISTINCT received_ns FROM errors"
+        times = sorted(t for (t,) in con.execute(received).fetchall())
+        bound = times[int(share * (len(times) - 1))]
+        for table in ("spans", "logs", "errors"):
+            con.execute(f"DELETE FROM {table} WHERE received_ns <= ?", [bound])
+            for statement in AFTER_ROWS_DELETED[table]:
+                con.execute(statement, {"bound": bound})
+        kept, anew = _kept_now_and_anew(con)
+        assert kept == anew
+        if share == 1.0:
+            assert not any(kept.values())  # everything went
+            return
+        assert kept["traces"] and kept["buckets"] and kept["words"]
+        assert "s:s-2" in {link for _, link in kept["links"]}
+
+        con.execute("UPDATE logs SET source = 'frontend' WHERE session_id = 's-2'")  # as a browser's
+        con.execute("UPDATE errors SET source = 'frontend' WHERE session_id = 's-2'")
+        session = {"sessions": ["s-2"]}
+        for statement in BEFORE_SESSION_ROWS_DELETED:
+            con.execute(statement, session)
+        con.execute(
+            "DELETE FROM logs WHERE source = 'frontend' AND session_id IN (SELECT unnest($sessions))", session
+        )
+        con.execute(
+            "DELETE FROM errors WHERE source = 'frontend' AND session_id IN (SELECT unnest($sessions))",
+            session,
+        )
+        for statement in AFTER_SESSION_ROWS_DELETED:
+            con.execute(statement, session)
+        kept, anew = _kept_now_and_anew(con)
+        assert kept == anew
+        assert "s:s-2" not in {link for _, link in kept["links"]}
+    finally:
+        con.close()

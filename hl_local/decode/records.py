@@ -415,6 +415,7 @@ class TraceSummaryRow(Row):
     root_span_id: str | None
     root_span_name: str | None
     root_service_name: str | None
+    first_received_ns: int
     received_ns: int
 
 

@@ -91,6 +91,7 @@ SELECT trace_id,
            AS root_span_name,
        coalesce(arg_min(service_name, start_ns) FILTER (WHERE parent_span_id = ''),
                 arg_min(service_name, start_ns)) AS root_service_name,
+       min(received_ns) AS first_received_ns,
        max(received_ns) AS received_ns
 FROM {{rows}} GROUP BY trace_id
 """
@@ -116,25 +117,26 @@ ON CONFLICT (trace_id) DO UPDATE SET
     error_span_count = trace_summaries.error_span_count + excluded.error_span_count,
     {_ROOT_UPDATES},
     root_is_root = trace_summaries.root_is_root OR excluded.root_is_root,
+    first_received_ns = least(trace_summaries.first_received_ns, excluded.first_received_ns),
     received_ns = greatest(trace_summaries.received_ns, excluded.received_ns)
 """
 
 # New errors count on their trace's summary (creating it when the errors come first).
 COUNT_TRACE_ERRORS = """
 INSERT INTO trace_summaries (trace_id, span_count, listed_span_count, error_span_count, error_count,
-                             root_is_root, received_ns)
-SELECT trace_id, 0, 0, 0, count(*), false, max(received_ns) FROM {rows}
+                             root_is_root, first_received_ns, received_ns)
+SELECT trace_id, 0, 0, 0, count(*), false, min(received_ns), max(received_ns) FROM {rows}
 WHERE trace_id IS NOT NULL AND trace_id <> '' GROUP BY trace_id
 ON CONFLICT (trace_id) DO UPDATE SET error_count = trace_summaries.error_count + excluded.error_count,
+    first_received_ns = least(trace_summaries.first_received_ns, excluded.first_received_ns),
     received_ns = greatest(trace_summaries.received_ns, excluded.received_ns)
 """
 
 # New errors per group and minute, and the sessions (or, without one, the traces) they belong to.
 _BUCKETS = f"""
-SELECT group_id, time_ns // {MINUTE_NS} * {MINUTE_NS} AS bucket_ns, count(*) AS occurrences,
-       max(received_ns) AS received_ns
+SELECT group_id, time_ns // {MINUTE_NS} * {MINUTE_NS} AS bucket_ns, count(*) AS occurrences, received_ns
 FROM {{rows}} GROUP BY ALL
-"""
+"""  # per request (received_ns) too: retention removes a bucket row exactly with its errors
 _LINKS = """
 SELECT group_id, CASE WHEN session_id IS NOT NULL THEN 's:' || session_id ELSE 't:' || trace_id END AS link,
        max(received_ns) AS received_ns
@@ -147,14 +149,36 @@ COUNT_GROUP_ERRORS = (
 )
 COUNT_STORED_ERRORS = tuple(statement.format(rows="errors") for statement in COUNT_GROUP_ERRORS)
 
-# Summaries of what a file already holds (a migration, or after retention removed spans).
-SUMMARISE_STORED_TRACES = (
-    "INSERT OR REPLACE INTO trace_summaries BY NAME SELECT s.* REPLACE (coalesce(e.n, 0) AS error_count) "
-    + "FROM ("
-    + _TRACE_PARTS.format(rows="spans")
-    + ") AS s "
-    + "LEFT JOIN (SELECT trace_id, count(*) AS n FROM errors GROUP BY trace_id) AS e USING (trace_id)"
-)
+
+def summaries_of(traces: str | None = None) -> str:
+    """Summaries made anew from the spans and errors stored, of the traces `traces` (a subquery of
+    trace ids) or of all. A trace of that list with nothing left gets a row of zero counts."""
+    among = f"trace_id IN {traces}" if traces else "TRUE"
+    spans = _TRACE_PARTS.format(rows=f"(SELECT * FROM spans WHERE {among})")
+    errors = (
+        "SELECT trace_id, count(*) AS n, min(received_ns) AS first_ns, max(received_ns) AS last_ns "
+        f"FROM errors WHERE trace_id <> '' AND {among} GROUP BY trace_id"
+    )
+    ids = (
+        f"SELECT DISTINCT trace_id FROM {traces}"
+        if traces
+        else "SELECT trace_id FROM s UNION SELECT trace_id FROM e"
+    )
+    return f"""
+INSERT OR REPLACE INTO trace_summaries BY NAME
+WITH s AS ({spans}), e AS ({errors}), t AS ({ids})
+SELECT t.trace_id, s.start_ns, s.end_ns, coalesce(s.span_count, 0) AS span_count,
+       coalesce(s.listed_span_count, 0) AS listed_span_count,
+       coalesce(s.error_span_count, 0) AS error_span_count, coalesce(e.n, 0) AS error_count,
+       coalesce(s.root_is_root, false) AS root_is_root, s.root_start_ns, s.root_span_id,
+       s.root_span_name, s.root_service_name,
+       coalesce(least(s.first_received_ns, e.first_ns), 0) AS first_received_ns,
+       coalesce(greatest(s.received_ns, e.last_ns), 0) AS received_ns
+FROM t LEFT JOIN s USING (trace_id) LEFT JOIN e USING (trace_id)
+"""
+
+
+SUMMARISE_STORED_TRACES = summaries_of()
 
 # Everything the writer keeps beside the rows, made anew from the rows a file holds (a migration,
 # an export's new file).

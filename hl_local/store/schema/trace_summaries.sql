@@ -14,5 +14,6 @@ CREATE TABLE trace_summaries (
     root_span_id VARCHAR,
     root_span_name VARCHAR,
     root_service_name VARCHAR,
-    received_ns BIGINT NOT NULL            -- the last time a span or error of it was stored
+    first_received_ns BIGINT NOT NULL,     -- the first time a span or error of it was stored
+    received_ns BIGINT NOT NULL            -- the last time (retention: store/kept_retention.py)
 );

@@ -62,6 +62,13 @@ def rss_kib(pid: int, field: str) -> int:
     return int(re.search(rf"{field}:\s+(\d+) kB", text).group(1))  # type: ignore[union-attr]
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its threads: what a run costs the server, which a
+    busy machine stretches far less than it stretches wall time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_server(db: Path) -> tuple[subprocess.Popen[str], str, str, float]:
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -141,6 +148,7 @@ def one_run(workload: str, payloads: list[bytes], items: int, connections: int) 
         process, ui, otlp, startup_s = start_server(Path(tmp) / "bench.duckdb")
         try:
             idle_rss = rss_kib(process.pid, "VmRSS") / 1024
+            cpu_before = cpu_s(process.pid)
             results: multiprocessing.Queue = multiprocessing.Queue()
             sender = multiprocessing.Process(
                 target=send, args=(otlp, f"/v1/{signal}", payloads, connections, results)
@@ -149,6 +157,7 @@ def one_run(workload: str, payloads: list[bytes], items: int, connections: int) 
             started, finished, latencies, failures = results.get()
             sender.join()
             landed = stats(ui)[table]
+            cpu_used = cpu_s(process.pid) - cpu_before
             peak_rss = rss_kib(process.pid, "VmHWM") / 1024
         finally:
             process.terminate()
@@ -163,6 +172,7 @@ def one_run(workload: str, payloads: list[bytes], items: int, connections: int) 
         "peak_rss_mib": peak_rss,
         "idle_rss_mib": idle_rss,
         "startup_s": startup_s,
+        "cpu_us_per_item": cpu_used / items * 1e6,
     }
 
 
@@ -247,7 +257,8 @@ def main() -> None:
             f"{args.runs} runs of {items:,}, {args.connections} connections), "
             f"ack p50 {median['ack_p50_ms']:.1f} ms, "
             f"p99 {median['ack_p99_ms']:.1f} ms, peak RSS {median['peak_rss_mib']:.0f} MiB, "
-            f"idle RSS {median['idle_rss_mib']:.0f} MiB, spawn→ready {median['startup_s']:.2f} s; "
+            f"idle RSS {median['idle_rss_mib']:.0f} MiB, spawn→ready {median['startup_s']:.2f} s, "
+            f"server CPU {median['cpu_us_per_item']:.1f} µs/item; "
             f"ratio to bare protobuf decode ({base:,.0f}/s) {median['items_per_s'] / base:.3f}, "
             f"to a naive decode+walk ({naive_rate:,.0f}/s, no storing) "
             f"{median['items_per_s'] / naive_rate:.2f}"

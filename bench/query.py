@@ -60,7 +60,7 @@ from typing import Any
 import duckdb
 
 from hl_local.store.schema import PROMOTED_ATTRIBUTES, ensure_schema
-from hl_local.store.writes import WRITES
+from hl_local.store.writes import SUMMARISE_STORED, WRITES
 
 sys.path.insert(0, str(Path(__file__).parent))
 import ingest
@@ -274,7 +274,8 @@ def _new_trace_id(column: str, k: int) -> str:
 def _copy_sql(con: duckdb.DuckDBPyConnection, table: str, k: int, shift: int) -> str:
     """SQL rows of base.`table` as copy k: new trace ids, every *_ns time column but durations shifted.
 
-    The promoted columns are left out: the writer's INSERT computes them again.
+    The promoted columns are left out: the writer's INSERT computes them again (as for rows whose
+    decoder did not look them up: `promoted` NULL; `tokens` NULL: the INSERT takes the words).
     """
     columns = [r[0] for r in con.execute(f"DESCRIBE base.{table}").fetchall()]
     times = [c for c in columns if c.endswith("_ns") and c != "duration_ns"]
@@ -283,7 +284,9 @@ def _copy_sql(con: duckdb.DuckDBPyConnection, table: str, k: int, shift: int) ->
         replace.append(f"error_id || '{f'-{k}' if k else ''}' AS error_id")
     promoted = [c for c in PROMOTED_ATTRIBUTES.values() if c in columns]
     exclude = f"EXCLUDE ({', '.join(promoted)}) " if promoted else ""
-    return f"(SELECT * {exclude}REPLACE ({', '.join(replace)}) FROM base.{table} ORDER BY rowid)"
+    staged = {"spans": ", NULL AS promoted", "logs": ", NULL AS promoted, NULL::VARCHAR[] AS tokens"}
+    rows = f"SELECT * {exclude}REPLACE ({', '.join(replace)}){staged.get(table, '')} FROM base.{table}"
+    return f"({rows} ORDER BY rowid)"
 
 
 def replicate(base: Path, replica: Path, copies: int) -> None:
@@ -315,12 +318,17 @@ def replicate(base: Path, replica: Path, copies: int) -> None:
 
 
 def _finish_replica(con: duckdb.DuckDBPyConnection, copies: int) -> None:
-    """Recount the error groups from the copied errors; mark the copy complete with its layout."""
+    """Recount the error groups from the copied errors, make what the writer keeps beside the rows from
+    all the copies' rows; mark the copy complete with its layout."""
     con.execute(
         "INSERT INTO error_groups BY NAME SELECT g.* REPLACE (c.n AS occurrences, c.lo AS first_seen_ns, "
         "c.hi AS last_seen_ns) FROM base.error_groups g JOIN (SELECT group_id, count(*) n, min(time_ns) lo, "
         "max(time_ns) hi FROM errors GROUP BY group_id) c USING (group_id)"
     )
+    for table in ("trace_summaries", "error_group_buckets", "error_group_links", "log_tokens"):
+        con.execute(f"DELETE FROM {table}")  # copied once from the base store: made anew below
+    for statement in SUMMARISE_STORED:
+        con.execute(statement)
     base_spans = con.execute("SELECT count(*) FROM base.spans").fetchone()[0]
     con.execute("INSERT INTO hl_meta VALUES (?, ?)", [REPLICA_KEY, f"{copies} {base_spans}"])
     con.execute("DETACH base")

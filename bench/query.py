@@ -284,7 +284,7 @@ def _copy_sql(con: duckdb.DuckDBPyConnection, table: str, k: int, shift: int) ->
         replace.append(f"error_id || '{f'-{k}' if k else ''}' AS error_id")
     promoted = [c for c in PROMOTED_ATTRIBUTES.values() if c in columns]
     exclude = f"EXCLUDE ({', '.join(promoted)}) " if promoted else ""
-    staged = {"spans": ", NULL AS promoted", "logs": ", NULL AS promoted, NULL::VARCHAR[] AS tokens"}
+    staged = {"spans": ", NULL AS promoted", "logs": ", NULL AS promoted, NULL::VARCHAR AS tokens"}
     rows = f"SELECT * {exclude}REPLACE ({', '.join(replace)}){staged.get(table, '')} FROM base.{table}"
     return f"({rows} ORDER BY rowid)"
 

@@ -373,7 +373,7 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
         if through_writer:
             connection.execute(
                 f"CREATE TEMP TABLE {staged} AS SELECT * EXCLUDE ({promoted}), NULL::VARCHAR[] AS promoted"
-                f"{', NULL::VARCHAR[] AS tokens' if table == 'logs' else ''} FROM {table} LIMIT 0"
+                f"{', NULL::VARCHAR AS tokens' if table == 'logs' else ''} FROM {table} LIMIT 0"
             )
         for row in rows:
             values = {**DEFAULTS[table], **row}
@@ -745,7 +745,7 @@ def test_promoted_keys_mean_what_their_json_lookup_means(
     # themselves are held to the same answers by test_decoded_promoted_values_are_the_json_lookup)
     con.execute(
         f"CREATE TEMP TABLE staged AS SELECT * EXCLUDE ({promoted}), NULL::VARCHAR[] AS promoted"
-        f"{', NULL::VARCHAR[] AS tokens' if table == 'logs' else ''} FROM {table} LIMIT 0"
+        f"{', NULL::VARCHAR AS tokens' if table == 'logs' else ''} FROM {table} LIMIT 0"
     )
     for i, (attributes, resource) in enumerate(PROMOTED_CASES):
         values = {**DEFAULTS[table], name: f"R{i}", "attributes": attributes, "resource_attributes": resource}

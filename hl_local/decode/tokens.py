@@ -36,6 +36,6 @@ def indexed(word: str) -> bool:
     return MIN_LETTERS <= len(lowered) <= MAX_LETTERS and lowered.isascii() and lowered.isalpha()
 
 
-def tokens(body: str) -> list[str]:
-    """The distinct indexed tokens of a log body."""
-    return list(set(_WORD.findall(body.lower())))
+def tokens(body: str) -> str:
+    """The distinct indexed tokens of a log body, separated by spaces (see records.py Tokens)."""
+    return " ".join(set(_WORD.findall(body.lower())))

@@ -41,7 +41,7 @@ _SESSION_ERRORS = "errors WHERE source = 'frontend' AND session_id IN (SELECT un
 # run before the session's console lines and errors are deleted (retention's SESSION_PRUNES)
 BEFORE_SESSION_ROWS_DELETED = (
     COUNT_LOG_TOKENS.replace("count(*) AS lines", "-count(*) AS lines").format(
-        rows=f"(SELECT *, NULL::VARCHAR[] AS tokens FROM {_SESSION_LINES})"
+        rows=f"(SELECT *, NULL::VARCHAR AS tokens FROM {_SESSION_LINES})"
     ),
     "INSERT INTO error_group_buckets BY NAME "
     f"SELECT group_id, time_ns // {MINUTE_NS} * {MINUTE_NS} AS bucket_ns, -count(*) AS occurrences, "

@@ -65,10 +65,11 @@ _LINE_TOKENS = sql_tokens("body").replace("{", "{{").replace("}", "}}")  # {rows
 COUNT_LOG_TOKENS = (
     "INSERT INTO log_tokens BY NAME "
     f"SELECT token, time_ns // {MINUTE_NS} * {MINUTE_NS} AS bucket_ns, level, count(*) AS lines, received_ns "
-    f"FROM (SELECT unnest(CASE WHEN tokens IS NULL THEN {_LINE_TOKENS} ELSE tokens END) AS token, "
+    f"FROM (SELECT unnest(CASE WHEN tokens IS NULL THEN {_LINE_TOKENS} WHEN tokens = '' THEN []::VARCHAR[] "
+    "ELSE string_split(tokens, ' ') END) AS token, "
     "time_ns, level, received_ns FROM {rows}) GROUP BY ALL"
 )
-COUNT_STORED_LOG_TOKENS = COUNT_LOG_TOKENS.format(rows="(SELECT *, NULL::VARCHAR[] AS tokens FROM logs)")
+COUNT_STORED_LOG_TOKENS = COUNT_LOG_TOKENS.format(rows="(SELECT *, NULL::VARCHAR AS tokens FROM logs)")
 
 
 _WRAPPERS = "('highlight.log', 'highlight.go.log')"  # views.sql listed_spans leaves these out

@@ -368,12 +368,14 @@ def test_errors_a_crash_left_pending_are_stored_at_start(db_path: Path) -> None:
     finally:
         con.close()
 
+    distinct = {error.error_id for error in batch.errors}
     server = start_server(db_path)
-    try:
+    try:  # the writer stores them first thing, in its own thread: polled, not raced
+        stored = lambda: server.stats()["errors"] == len(distinct)  # noqa: E731
+        wait_until(stored, timeout_s=30, what="the pending errors stored")
         stats = server.stats()
     finally:
         assert server.stop() == 0
-    distinct = {error.error_id for error in batch.errors}
     assert (stats["errors"], stats["logs"]) == (len(distinct), len(distinct))
     assert stats["error_groups"] >= 1
     assert server.query("SELECT count(*) FROM pending_errors") == [(0,)]

@@ -7,6 +7,7 @@ import, a tenth of the start-up budget).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import duckdb
 import msgspec
@@ -24,9 +25,24 @@ def to_arrow(cur: duckdb.DuckDBPyConnection, rows: Sequence[Row | Update]) -> pa
     # array_like Structs become lists in one C call; transposing those is as cheap as for tuples.
     values = msgspec.to_builtins(rows)
     try:
-        columns = [
-            pa.array(col, type=schema.field(i).type) for i, col in enumerate(zip(*values, strict=True))
-        ]
+        columns = [_column(col, schema.field(i).type) for i, col in enumerate(zip(*values, strict=True))]
     except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
         raise RowsRejected(f"a value does not fit its {struct.table} column: {exc}") from None
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _column(values: Sequence[object], type_: pa.DataType) -> pa.Array[Any]:
+    """One column; a list column from its flattened items and offsets, which pyarrow converts faster
+    than nested lists (the promoted values of 5,120 spans: 3.0 ms instead of 7.4, best of 7)."""
+    if not pa.types.is_list(type_):
+        return pa.array(values, type=type_)
+    flat: list[object] = []
+    offsets = [0]
+    for items in values:
+        if items is not None:
+            flat.extend(items)  # type: ignore[arg-type]  # a list column's values are lists or None
+        offsets.append(len(flat))
+    mask = pa.array([items is None for items in values], type=pa.bool_())
+    return pa.ListArray.from_arrays(
+        pa.array(offsets, type=pa.int32()), pa.array(flat, type=type_.value_type), mask=mask
+    )

@@ -39,6 +39,7 @@ from hl_local.decode.records import (
 )
 from hl_local.errors import Overloaded, ReadOnly, RowsRejected, WriteFailed
 from hl_local.store.db import Store
+from hl_local.store.digests import RecentDigests
 from hl_local.store.grouping import ErrorGrouper
 from hl_local.store.writes import (
     COUNT_GROUP_ERRORS,
@@ -86,6 +87,7 @@ class Writer:
         self.commits_by_kind: dict[str, int] = {}
         self._grouper = ErrorGrouper()  # owned by the writer thread, loaded when it starts
         self._deferred = _Deferred()  # owned by the writer thread
+        self._digests = RecentDigests()  # owned by the writer thread, loaded when it starts
 
     def start(self) -> None:
         if not self._store.read_only:
@@ -125,6 +127,7 @@ class Writer:
         cur = self._store.cursor()
         _load_grouper(cur, self._grouper)
         self._deferred.load(cur)
+        self._digests.load(cur)
         if self._deferred.errors:  # left by a crash: stored before anything else
             self._flush_deferred(cur)
         dirty = False
@@ -165,7 +168,8 @@ class Writer:
         # More requests waiting: OTLP-derived errors can wait for a bigger batch (see DEFER_ERRORS_S).
         defer = not self._queue.empty() and not self._deferred.due()
         try:
-            flushed = _commit(cur, [p.batch for p in group], self._grouper, self._deferred, defer)
+            batches = [p.batch for p in group]
+            flushed = _commit(cur, batches, self._grouper, self._deferred, self._digests, defer)
             self.committed_groups += 1
             outcomes: list[Exception | None] = [None] * len(group)
         except Exception as exc:  # any failure fails the requests, never the thread
@@ -185,7 +189,7 @@ class Writer:
     def _flush_deferred(self, cur: duckdb.DuckDBPyConnection) -> None:
         """Group and store the deferred errors now (the queue has emptied, or they are due)."""
         try:
-            _commit(cur, [], self._grouper, self._deferred, defer=False)
+            _commit(cur, [], self._grouper, self._deferred, self._digests, defer=False)
         except Exception as exc:  # they stay in pending_errors and are tried again with the next group
             log.warning("storing deferred errors failed; they will be retried: %s", exc)
             return
@@ -194,7 +198,7 @@ class Writer:
 
     def _commit_alone(self, cur: duckdb.DuckDBPyConnection, pending: _Pending) -> Exception | None:
         try:
-            _commit(cur, [pending.batch], self._grouper, self._deferred, defer=False)
+            _commit(cur, [pending.batch], self._grouper, self._deferred, self._digests, defer=False)
         except Exception as exc:
             return _failure(exc)
         return None
@@ -269,6 +273,7 @@ def _commit(
     group: list[Batch],
     grouper: ErrorGrouper,
     deferred: _Deferred,
+    recent: RecentDigests,
     defer: bool,
 ) -> bool:
     """Write every request of `group` in one transaction; True when it also stored deferred errors.
@@ -295,7 +300,7 @@ def _commit(
     try:
         cur.execute("BEGIN")
         try:
-            kept = _new_requests(group, run)
+            kept = _new_requests(group, run, recent)
             errors = [row for batch in kept if batch.push_key for row in batch.errors]
             derived = [row for batch in kept if not batch.push_key for row in batch.errors]
             derived_logs = [log for batch in kept for log in batch.error_logs]
@@ -320,10 +325,12 @@ def _commit(
             cur.execute("COMMIT")
         except BaseException:
             grouper.rollback()
+            recent.rollback()
             with contextlib.suppress(duckdb.Error):
                 cur.execute("ROLLBACK")
             raise
         grouper.commit()
+        recent.commit()
     finally:
         for view in views:
             cur.unregister(view)
@@ -383,12 +390,12 @@ def _group_rows(errors: list[ErrorRow], grouper: ErrorGrouper) -> list[ErrorGrou
     return rows
 
 
-def _new_requests(group: list[Batch], run: Run) -> list[Batch]:
+def _new_requests(group: list[Batch], run: Run, recent: RecentDigests) -> list[Batch]:
     """The requests of `group` to write: without the ones already stored, nor repeats within it.
 
     A replay push is known by (session_id, payload_id), the key of its replay chunk; an OTLP request
-    by the digest of its decoded body (request_digests). Both are inserted first with INSERT OR
-    IGNORE … RETURNING, and a request whose key did not come back is dropped whole.
+    by the digest of its decoded body, checked against the digests stored lately (store/digests.py).
+    Chunks go in first with INSERT OR IGNORE … RETURNING; a request whose key is not new is dropped whole.
 
     The digest catches what exporters do: resend the same request after a lost acknowledgement or a
     503 (the OTel SDKs and the Collector retry the request they built). It does not catch a retry
@@ -409,9 +416,13 @@ def _new_requests(group: list[Batch], run: Run) -> list[Batch]:
         return keyed
     chunks = [chunk for batch in candidates for chunk in batch.replay_chunks]
     pushes = run(chunks, (INSERT_CHUNKS,), "_rows_new_chunks") if chunks else []
-    digests = [RequestDigestRow(b.digest, time.time_ns()) for b in candidates if b.digest is not None]
-    requests = run(digests, (INSERT_DIGESTS,), "_rows_new_digests") if digests else []
-    fresh = {(str(session), str(payload)) for session, payload in pushes} | {str(r[0]) for r in requests}
+    now = time.time_ns()
+    digests = [RequestDigestRow(b.digest, now) for b in candidates if b.digest and not recent.known(b.digest)]
+    for row in digests:
+        recent.stage(row.digest, now)
+    if digests:
+        run(digests, (INSERT_DIGESTS,), "_rows_new_digests")
+    fresh = {(str(session), str(payload)) for session, payload in pushes} | {row.digest for row in digests}
     return keyed + [batch for batch in candidates if (batch.push_key or batch.digest) in fresh]
 
 

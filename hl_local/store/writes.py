@@ -236,7 +236,8 @@ WRITES: dict[str, tuple[str, ...]] = {
 
 INSERT_PENDING = "INSERT INTO pending_errors BY NAME SELECT * FROM {rows}"
 
-INSERT_DIGESTS = "INSERT OR IGNORE INTO request_digests BY NAME SELECT * FROM {rows} RETURNING digest"
+# only digests the writer has not stored lately (store/digests.py)
+INSERT_DIGESTS = "INSERT INTO request_digests BY NAME SELECT * FROM {rows}"
 
 
 def _not_stored_yet(table: str, columns: tuple[str, ...], rows: str, time: str = "time_ns") -> str:

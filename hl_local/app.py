@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from litestar import Litestar, Request, get
+from litestar import Litestar, Request, Response, get
 from litestar.datastructures import State
 from litestar.exceptions import LitestarDeprecationWarning, PermissionDeniedException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from hl_local import __version__
 from hl_local.config import LOOPBACK_HOSTS, Settings
+from hl_local.ingest.failures import log_unexpected
 from hl_local.ingest.highlight import highlight_handlers
 from hl_local.ingest.otlp_http import otlp_http_router
 from hl_local.query import live, logs, sessions, suggest, traces
 from hl_local.query.common import API_ERRORS, answers
 from hl_local.query.errors import error_groups_router
-from hl_local.query.responses import Health, Stats
+from hl_local.query.responses import ErrorBody, Health, Stats
 from hl_local.query.structs import JsonTextSchema
 from hl_local.store.db import Store
 from hl_local.store.writer import Writer
@@ -39,6 +42,23 @@ async def stats(request: Request[Any, Any, Any]) -> Stats:
     return Stats(**counts, pending_rows=request.app.state.writer.pending_rows, database=database)
 
 
+# RFC 9110 Host: uri-host [":" port], uri-host an IP literal in brackets, IPv4 or a registered name.
+_HOST = re.compile(r"\[(?P<ip6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._~-]+)")
+_PORT = re.compile(r"(?::[0-9]{0,5})?")
+
+
+def host_name(header: str) -> str | None:
+    """The host of a Host header, lower-cased; None when the header is not a valid Host at all.
+
+    A header like `127.0.0.1:8082@evil.example` is not a Host, so it names no host (a split at
+    the last colon would have taken it for 127.0.0.1).
+    """
+    found = _HOST.match(header)
+    if found is None or not _PORT.fullmatch(header, found.end()):
+        return None
+    return (found.group("ip6") or found.group("name")).lower()
+
+
 def _host_guard(allowed: set[str]) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
     """Refuse API requests whose Host is not ours: a DNS-rebinding page cannot read telemetry."""
 
@@ -48,16 +68,26 @@ def _host_guard(allowed: set[str]) -> Callable[[Request[Any, Any, Any]], Awaitab
         if not request.url.path.startswith("/api/"):
             return
         host = request.headers.get("host", "")
-        name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
-        if name.strip("[]") not in allowed:
+        if host_name(host) not in allowed:
             raise PermissionDeniedException(f"Host {host!r} is not allowed; open hl-local via localhost")
 
     return guard
 
 
+def _unexpected_failure(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Any exception no handler expected: logged once (rate-limited) with its traceback, then a 500."""
+    paths = getattr(request.scope.get("route_handler"), "paths", None) or {request.url.path}
+    where = f"{request.method} {min(paths)}"  # the route, not the concrete path: one entry per endpoint
+    log_unexpected(exc, where)
+    detail = "hl-local failed to answer this request; its log has the details"
+    if request.url.path.startswith("/api/"):
+        return Response(ErrorBody(500, detail, None), status_code=500)
+    return Response(detail + "\n", status_code=500, media_type="text/plain")
+
+
 def create_app(store: Store, writer: Writer, settings: Settings) -> Litestar:
     state = State({"store": store, "writer": writer, "settings": settings})
-    return _litestar(state, {*LOOPBACK_HOSTS, settings.host})
+    return _litestar(state, {*LOOPBACK_HOSTS, settings.host.lower()})
 
 
 def openapi_document() -> dict[str, Any]:
@@ -86,6 +116,7 @@ def _litestar(state: State, allowed_hosts: set[str]) -> Litestar:
         ],
         state=state,
         before_request=_host_guard(allowed_hosts),
+        exception_handlers={HTTP_500_INTERNAL_SERVER_ERROR: _unexpected_failure},
         plugins=[JsonTextSchema()],  # JSON text columns: described as the JSON they hold
         # JSON only: litestar's browsable pages load scripts from CDNs, and hl-local makes no
         # outbound connection, not even through the user's browser.

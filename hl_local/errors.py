@@ -4,6 +4,7 @@ HlLocalError                  start-up problems the CLI prints as one line (exit
 ├── PortInUse                 a listener could not bind its port
 ├── DatabaseLocked            another process (usually another hl-local) holds the DuckDB file
 ├── DatabaseUnusable          the path cannot be created, opened or written
+│   └── DatabaseDamaged       the file is truncated or damaged
 └── SchemaMismatch            the file was written by an incompatible hl-local version, or a row
                               Struct and its table disagree
 IngestError                   a request that is not stored (nothing of it is): ingest/failures.py
@@ -42,6 +43,15 @@ class DatabaseLocked(HlLocalError):
 class DatabaseUnusable(HlLocalError):
     def __init__(self, path: str, reason: str) -> None:
         super().__init__(f"cannot use {path} as the database ({reason}); choose another --db PATH")
+
+
+class DatabaseDamaged(DatabaseUnusable):
+    def __init__(self, path: str, reason: str) -> None:
+        HlLocalError.__init__(
+            self,
+            f"{path} is damaged ({reason}); restore it from a copy, or move it away to start a new "
+            "database there (or choose another --db PATH)",
+        )
 
 
 class SchemaMismatch(HlLocalError):

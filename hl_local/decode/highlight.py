@@ -99,6 +99,10 @@ def session_id_of(variables: dict[str, Any]) -> str:
     session_id = variables.get("session_secure_id")
     if not isinstance(session_id, str) or not session_id:
         raise DecodeError("variables.session_secure_id is missing or not a string")
+    # The id is a path segment of the session's page and API (/sessions/<id>): a "/" in it could
+    # never be opened. The SDK's own ids are 28 letters and digits.
+    if "/" in session_id:
+        raise DecodeError(f"variables.session_secure_id {session_id[:64]!r} contains '/'")
     return session_id
 
 
@@ -348,8 +352,11 @@ def push_to_batch(
     raw_events = bytes(payload.events.events) if payload.events is not None else b"[]"
     try:
         heads = msgspec.json.decode(raw_events, type=list[_EventHead])
+        events_text = raw_events.decode()  # msgspec.Raw keeps the bytes as sent, valid UTF-8 or not
     except msgspec.DecodeError as exc:
         raise DecodeError(f"payload events are not rrweb events: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"payload events are not valid UTF-8 (byte {exc.start})") from None
     scan = _scan_events(session_id, payload_id, heads, previous_clicks or [])
     messages = _inner_list(payload.messages, "messages")
     log_rows = [_console_row(session_id, m, received_ns) for m in messages]
@@ -368,7 +375,7 @@ def push_to_batch(
         scan.last_ms,
         len(heads),
         scan.has_full_snapshot,
-        raw_events.decode(),
+        events_text,
         payload.is_beacon,
         payload.has_session_unloaded,
         scan.first_url,

@@ -9,6 +9,7 @@ is a 500: it is logged with its traceback, and the same failure at most once a m
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import NamedTuple
 
@@ -53,28 +54,70 @@ def answer_for(exc: Exception, where: str) -> Answer:
             retry = exc.retry_after_s if isinstance(exc, Overloaded) else None
             log.info("%s -> %d: %s", where, http_status, exc)
             return Answer(http_status, grpc_code, graphql_code, str(exc), retry)
-    _log_unexpected(exc, where)
+    log_unexpected(exc, where)
     return Answer(
         500, grpc.StatusCode.INTERNAL, "INTERNAL_SERVER_ERROR", "hl-local failed to take the request"
     )
 
 
 _REPEAT_WINDOW_S = 60.0
-_last_logged: dict[tuple[str, str, str], float] = {}
-_suppressed: dict[tuple[str, str, str], int] = {}
+_MAX_LOGGED_PER_WINDOW = 10  # distinct failures with a traceback per minute; the rest are counted
 
 
-def _log_unexpected(exc: Exception, where: str) -> None:
-    """Log a failure hl-local did not expect, with its traceback; the same one at most once a minute."""
-    key = (where, type(exc).__name__, str(exc)[:200])
-    now = time.monotonic()
-    last = _last_logged.get(key)
-    if last is not None and now - last < _REPEAT_WINDOW_S:
-        _suppressed[key] = _suppressed.get(key, 0) + 1
-        return
-    repeats = _suppressed.pop(key, 0)
-    _last_logged[key] = now
-    if len(_last_logged) > 1000:  # a flood of distinct failures must not grow this without bound
-        _last_logged.clear()
-    also = f" (and {repeats} times more in the last minute)" if repeats else ""
-    log.error("%s failed unexpectedly%s", where, also, exc_info=exc)
+class _UnexpectedLog:
+    """Unexpected failures, each logged once a minute with its traceback; floods only counted.
+
+    A failure is "the same" when it is raised at the same place for the same endpoint, whatever
+    its message says (a message often carries the bad value, which would make each one new).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last_logged: dict[tuple[str, str, str], float] = {}
+        self._repeats: dict[tuple[str, str, str], int] = {}
+        self._window_start = 0.0
+        self._logged_in_window = 0
+        self._dropped_in_window = 0
+
+    def record(self, exc: BaseException, where: str) -> None:
+        key = (where, type(exc).__name__, _raised_at(exc))
+        now = time.monotonic()
+        with self._lock:
+            if now - self._window_start >= _REPEAT_WINDOW_S:
+                dropped, self._dropped_in_window = self._dropped_in_window, 0
+                self._window_start, self._logged_in_window = now, 0
+                if dropped:
+                    log.error("%d more unexpected failures in the last minute were not logged", dropped)
+            last = self._last_logged.get(key)
+            if last is not None and now - last < _REPEAT_WINDOW_S:
+                self._repeats[key] = self._repeats.get(key, 0) + 1
+                return
+            if self._logged_in_window >= _MAX_LOGGED_PER_WINDOW:
+                self._dropped_in_window += 1
+                return
+            self._logged_in_window += 1
+            repeats = self._repeats.pop(key, 0)
+            if len(self._last_logged) > 1000:  # a flood of distinct failures must not grow this without bound
+                self._last_logged.clear()
+            self._last_logged[key] = now
+        also = f" (and {repeats} times more since it was last logged)" if repeats else ""
+        log.error("%s failed unexpectedly%s", where, also, exc_info=exc)
+
+
+def _raised_at(exc: BaseException) -> str:
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb is not None else str(exc)[:200]
+
+
+_unexpected = _UnexpectedLog()
+
+
+def log_unexpected(exc: BaseException, where: str) -> None:
+    """Log a failure hl-local did not expect, with its traceback; the same one at most once a minute.
+
+    The one place every unexpected failure is logged: ingest (answer_for), the API and the UI
+    (app.py's handler for 500), the writer thread.
+    """
+    _unexpected.record(exc, where)

@@ -19,6 +19,7 @@ import msgspec
 from litestar import Request, Response, route
 
 from hl_local.decode import highlight
+from hl_local.decode.nesting import depth_bounded
 from hl_local.decode.records import Batch
 from hl_local.errors import DecodeError, Overloaded
 from hl_local.ingest.body import MAX_BODY_BYTES, read_request_body
@@ -152,11 +153,13 @@ def _error(request: HttpRequest, exc: Exception) -> Response[bytes]:
 
 async def handle(request: HttpRequest) -> Response[bytes]:
     try:
-        graphql = highlight.parse_request(await read_request_body(request))
-        name = highlight.operation_name(graphql)
-        field, handler, reply = OPERATIONS.get(name.lower(), (name or "ignore", None, None))
-        variables = graphql.variables or {}
-        batch = handler(variables, request) if handler else None
+        body = await read_request_body(request)
+        with depth_bounded("the request (or the payload inside it)"):
+            graphql = highlight.parse_request(body)
+            name = highlight.operation_name(graphql)
+            field, handler, reply = OPERATIONS.get(name.lower(), (name or "ignore", None, None))
+            variables = graphql.variables or {}
+            batch = handler(variables, request) if handler else None
         if batch is not None:
             await _write(request.app.state.writer, batch)
     except Exception as exc:  # every failure is answered (ingest/failures.py), GraphQL-shaped

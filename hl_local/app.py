@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import os
 import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,14 +15,15 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from hl_local import __version__
-from hl_local.config import LOOPBACK_HOSTS, Settings
+from hl_local.config import LOOPBACK_HOSTS, Settings, host_name
 from hl_local.ingest.failures import log_unexpected
 from hl_local.ingest.highlight import highlight_handlers
 from hl_local.ingest.otlp_http import otlp_http_router
-from hl_local.query import live, logs, sessions, suggest, traces
+from hl_local.query import live, logs, retention, sessions, suggest, traces
 from hl_local.query.common import API_ERRORS, answers
 from hl_local.query.errors import error_groups_router
 from hl_local.query.responses import ErrorBody, Health, Stats
+from hl_local.query.retention import retention_info
 from hl_local.query.structs import JsonTextSchema
 from hl_local.store.db import Store
 from hl_local.store.writer import Writer
@@ -31,32 +32,16 @@ from hl_local.ui import ui_handlers
 
 @get("/health", sync_to_thread=False)
 def health() -> Health:
-    return Health("ok", __version__)
+    return Health("ok", __version__, pid=os.getpid())
 
 
 @get("/api/stats", exception_handlers=API_ERRORS, responses=answers())
 async def stats(request: Request[Any, Any, Any]) -> Stats:
     store: Store = request.app.state.store
-    counts = await store.read(lambda cur: store.counts())
+    writer: Writer = request.app.state.writer
+    counts, kept = await store.read(lambda cur: (store.counts(), retention_info(cur, writer.retention)))
     database = str(store.path) if store.path else ":memory:"
-    return Stats(**counts, pending_rows=request.app.state.writer.pending_rows, database=database)
-
-
-# RFC 9110 Host: uri-host [":" port], uri-host an IP literal in brackets, IPv4 or a registered name.
-_HOST = re.compile(r"\[(?P<ip6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._~-]+)")
-_PORT = re.compile(r"(?::[0-9]{0,5})?")
-
-
-def host_name(header: str) -> str | None:
-    """The host of a Host header, lower-cased; None when the header is not a valid Host at all.
-
-    A header like `127.0.0.1:8082@evil.example` is not a Host, so it names no host (a split at
-    the last colon would have taken it for 127.0.0.1).
-    """
-    found = _HOST.match(header)
-    if found is None or not _PORT.fullmatch(header, found.end()):
-        return None
-    return (found.group("ip6") or found.group("name")).lower()
+    return Stats(**counts, pending_rows=writer.pending_rows, database=database, retention=kept)
 
 
 def _host_guard(allowed: set[str]) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
@@ -112,6 +97,7 @@ def _litestar(state: State, allowed_hosts: set[str]) -> Litestar:
             sessions.router,
             suggest.router,
             live.live,
+            retention.router,
             *ui_handlers,
         ],
         state=state,

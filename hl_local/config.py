@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import msgspec
 import platformdirs
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+# Retention defaults. 4 GiB: about 13M spans, or 3,000 hours of replay (0.023 MiB a session-minute),
+# while leaving a laptop's disk alone; a week: what a developer looks back on.
+DEFAULT_MAX_SIZE = 4 * 1024**3
+DEFAULT_MAX_AGE = 7 * 86400
+
+
+# RFC 9110 Host: uri-host [":" port], uri-host an IP literal in brackets, IPv4 or a registered name.
+_HOST = re.compile(r"\[(?P<ip6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._~-]+)")
+_PORT = re.compile(r"(?::[0-9]{0,5})?")
+
+
+def host_name(header: str) -> str | None:
+    """The host of a Host header, lower-cased; None when the header is not a valid Host at all.
+
+    A header like `127.0.0.1:8082@evil.example` is not a Host, so it names no host (a split at
+    the last colon would have taken it for 127.0.0.1).
+    """
+    found = _HOST.match(header)
+    if found is None or not _PORT.fullmatch(header, found.end()):
+        return None
+    return (found.group("ip6") or found.group("name")).lower()
 
 
 def default_db_path() -> Path:
@@ -24,6 +47,8 @@ class Settings(msgspec.Struct, kw_only=True):
     open_browser: bool = True
     max_pending_rows: int = 500_000  # rows decoded but not yet committed; past this, ingest answers 503
     dev: bool = False  # reload open UI pages when the bundle in hl_local/static changes
+    max_size: int = DEFAULT_MAX_SIZE  # bytes of data kept (store/retention.py); 0: no cap
+    max_age: int = DEFAULT_MAX_AGE  # seconds data is kept after it is received; 0: no cap
 
     @property
     def database(self) -> Path | None:

@@ -2,6 +2,7 @@
 
 HlLocalError                  start-up problems the CLI prints as one line (exit code 1)
 ├── PortInUse                 a listener could not bind its port
+│   └── AlreadyRunning        ... because an hl-local answers there
 ├── DatabaseLocked            another process (usually another hl-local) holds the DuckDB file
 ├── DatabaseUnusable          the path cannot be created, opened or written
 │   └── DatabaseDamaged       the file is truncated or damaged
@@ -29,6 +30,15 @@ class PortInUse(HlLocalError):
         super().__init__(
             f"cannot listen for {what} on {host}:{port} ({reason}); "
             f"stop whatever uses it or choose another port (0 picks a free one)"
+        )
+
+
+class AlreadyRunning(PortInUse):
+    def __init__(self, what: str, host: str, port: int, pid: int) -> None:
+        HlLocalError.__init__(
+            self,
+            f"hl-local (pid {pid}) is already running here: it listens for {what} on {host}:{port}. "
+            "Use that one (hl-local info), stop it, or choose other ports (0 picks free ones)",
         )
 
 

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from hl_local import __version__, instance
 from hl_local.app import create_app
 from hl_local.config import Settings
-from hl_local.errors import PortInUse
+from hl_local.errors import AlreadyRunning, PortInUse
 from hl_local.ingest.otlp_grpc import start_grpc_server
 from hl_local.store.db import Store
+from hl_local.store.retention import Limits
 from hl_local.store.writer import Writer
 from hl_local.ui import watch_bundle
 
@@ -47,6 +49,8 @@ def bind_socket(what: str, host: str, port: int, listen: bool = True) -> socket.
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
+        if exc.errno == errno.EADDRINUSE and (pid := instance.hl_local_at(host, port)) is not None:
+            raise AlreadyRunning(what, host, port, pid) from None
         reason = "already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
         raise PortInUse(what, host, port, reason) from None
     if listen:
@@ -87,7 +91,8 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
         for sock in sockets:
             sock.close()
         raise
-    writer = Writer(store, settings.max_pending_rows)
+    limits = Limits(settings.max_size, settings.max_age * 1_000_000_000)
+    writer = Writer(store, settings.max_pending_rows, limits)
     writer.start()
     grpc_server = None
     ready = False
@@ -115,6 +120,8 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
             f"database               {store.path or ':memory: (nothing is kept)'}",
         ]
         print("\n".join(lines), flush=True)
+        ports = (_port(ui), _port(sockets[-1]), grpc_port)
+        instance.write(store.path, instance.Instance(os.getpid(), __version__, settings.host, *ports))
         ready = True
         log.debug("ready in %.3f s", time.perf_counter() - started)
         if on_ready:
@@ -128,6 +135,8 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
             await grpc_server.stop(grace=2)
         writer.close()
         store.close()
+        if ready:
+            instance.remove(store.path)
         for sock in sockets:
             sock.close()
         # Frozen objects are never collected, and at exit DuckDB's bindings (nanobind) would report

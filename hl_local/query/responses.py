@@ -81,6 +81,28 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
 class Health(msgspec.Struct):
     status: Literal["ok"]
     version: str
+    service: Literal["hl-local"] = "hl-local"  # how a second hl-local recognises this one on its port
+    pid: int = 0
+
+
+class RetentionInfo(msgspec.Struct):
+    """How much is kept and for how long (store/retention.py); sizes in bytes, 0 caps mean none."""
+
+    file_bytes: int | None  # the database file and its WAL on disk; null in memory
+    data_bytes: int | None  # what of it holds data (DuckDB's used blocks and the WAL)
+    max_size_bytes: int
+    max_age_s: int
+    oldest_received_ns: int | None  # the oldest item kept, by when it was received
+    last_pruned_ns: int | None
+    pruned_rows: int  # rows removed since hl-local started
+
+
+class PruneAnswer(msgspec.Struct):
+    """DELETE /api/data: what went (rows per table; `sessions` counts sessions)."""
+
+    cleared: bool  # everything was removed
+    cutoff_ns: int | None  # data received before this went
+    removed: dict[str, int]
 
 
 class Stats(msgspec.Struct):
@@ -97,6 +119,7 @@ class Stats(msgspec.Struct):
     error_groups: int
     pending_rows: int
     database: str
+    retention: RetentionInfo
 
 
 # ---------------------------------------------------------------- logs

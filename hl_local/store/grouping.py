@@ -95,6 +95,20 @@ class ErrorGrouper:
         for message, group_id in messages:
             self._by_message[message] = group_id
 
+    def group_ids(self) -> set[str]:
+        return set(self._prints)
+
+    def forget(self, group_ids: Iterable[str]) -> None:
+        """Drop groups whose last error was pruned (store/retention.py): a new error then starts afresh."""
+        gone = set(group_ids)
+        if not gone:
+            return
+        for group_id in gone:
+            old = self._prints.pop(group_id, None)
+            for fp in old.top if old is not None else ():
+                self._by_fingerprint.get(fp, set()).discard(group_id)
+        self._by_message = {m: g for m, g in self._by_message.items() if g not in gone}
+
     def assign(self, message: str, frames: list[dict[str, Any]]) -> str:
         """The group of an error with `message` and `frames` (index 0 = raise site)."""
         prints = fingerprints(frames)

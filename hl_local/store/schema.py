@@ -73,3 +73,17 @@ def _check_version(con: duckdb.DuckDBPyConnection, tables: set[str], path: str) 
             f"{path} was written by {newer} hl-local (schema {found}, this one reads {SCHEMA_VERSION}); "
             f"open it with that version, or start with another --db PATH"
         )
+
+
+def recreate_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop every table and view but hl_meta and create them empty (`hl-local clear`, in the caller's
+    transaction)."""
+    for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall():
+        con.execute(f'DROP VIEW "{name}"')
+    for (name,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name <> 'hl_meta'"
+    ).fetchall():
+        con.execute(f'DROP TABLE "{name}"')
+    for name in SCHEMA_FILES:
+        if name != "meta.sql":
+            con.execute(ddl(name))

@@ -27,8 +27,10 @@ import msgspec
 
 from hl_local.decode.records import Batch, ErrorGroupRow, ErrorLog, ErrorRow, LogRow, Row, Update
 from hl_local.errors import Overloaded, RowsRejected, WriteFailed
+from hl_local.ingest.failures import log_unexpected
 from hl_local.store.db import Store
 from hl_local.store.grouping import ErrorGrouper
+from hl_local.store.retention import Limits, PruneResult, Retention, clear_all
 from hl_local.store.writes import INSERT_CHUNKS, INSERT_ERRORS, UPSERT_ERROR_GROUPS, WRITES
 
 log = logging.getLogger(__name__)
@@ -46,21 +48,34 @@ class _Pending:
     future: asyncio.Future[None]
 
 
+@dataclass(slots=True)
+class _Maintenance:
+    """Work for the writer thread besides rows (retention): `run(cursor, done)` calls `done(result)`."""
+
+    run: Callable[[duckdb.DuckDBPyConnection, Callable[[object], None]], None]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[object]
+
+
 _STOP = object()
 
 
 class Writer:
-    def __init__(self, store: Store, max_pending_rows: int = MAX_PENDING_ROWS) -> None:
+    def __init__(
+        self, store: Store, max_pending_rows: int = MAX_PENDING_ROWS, limits: Limits | None = None
+    ) -> None:
         self._store = store
         self._max_pending_rows = max_pending_rows
         self._pending_rows = 0
         self._lock = threading.Lock()
-        self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="hl-local-writer", daemon=True)
         self.committed_groups = 0
         # Per kind, how many commits have included it: the live view (/api/live) compares these.
         self.commits_by_kind: dict[str, int] = {}
         self._grouper = ErrorGrouper()  # owned by the writer thread, loaded when it starts
+        # Retention runs here, in steps between group commits (store/retention.py).
+        self.retention = Retention(store.path, limits or Limits(), self._grouper.forget)
 
     def start(self) -> None:
         self._thread.start()
@@ -89,40 +104,99 @@ class Writer:
     def pending_rows(self) -> int:
         return self._pending_rows
 
+    async def prune(self, cutoff_ns: int) -> PruneResult:
+        """Remove everything received before `cutoff_ns`, in the same small steps as retention."""
+        result = await self._maintain(lambda cur, done: self.retention.request(cutoff_ns, done))
+        assert isinstance(result, PruneResult)
+        return result
+
+    async def clear(self) -> None:
+        """Remove everything at once (the tables are dropped and created empty)."""
+
+        def clear(cur: duckdb.DuckDBPyConnection, done: Callable[[object], None]) -> None:
+            clear_all(cur)
+            self._grouper.forget(self._grouper.group_ids())
+            _checkpoint(cur, self._store)
+            done(None)
+
+        await self._maintain(clear)
+
+    async def _maintain(
+        self, run: Callable[[duckdb.DuckDBPyConnection, Callable[[object], None]], None]
+    ) -> object:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[object] = loop.create_future()
+        self._queue.put(_Maintenance(run, loop, future))
+        return await asyncio.shield(future)
+
     def _run(self) -> None:
         cur = self._store.cursor()
         _load_grouper(cur, self._grouper)
-        dirty = False
+        dirty, idle_since = False, time.monotonic()
         while True:
+            wait = self.retention.wait_s()
+            if dirty:
+                wait = min(wait, max(0.0, idle_since + IDLE_CHECKPOINT_S - time.monotonic()))
             try:
-                first = self._queue.get(timeout=IDLE_CHECKPOINT_S if dirty else None)
+                first = self._queue.get(timeout=wait)
             except queue.Empty:
+                first = None
+            if first is not None:
+                group, jobs, stop = self._drain(first)
+                if group:
+                    self._commit_group(cur, group)
+                    dirty, idle_since = True, time.monotonic()
+                for job in jobs:
+                    self._run_maintenance(cur, job)
+                if stop:
+                    return
+            # One bounded retention step between groups: ingest waits for one step at most.
+            if self._retention_tick(cur):
+                dirty = True
+            elif first is None and dirty and time.monotonic() - idle_since >= IDLE_CHECKPOINT_S:
                 _checkpoint(cur, self._store)
                 dirty = False
-                continue
-            group, stop = self._drain(first)
-            if group:
-                self._commit_group(cur, group)
-                dirty = True
-            if stop:
-                return
 
-    def _drain(self, first: _Pending | object) -> tuple[list[_Pending], bool]:
-        if first is _STOP:
-            return [], True
-        assert isinstance(first, _Pending)
-        group, rows = [first], first.rows
-        while rows < MAX_GROUP_ROWS:
+    def _retention_tick(self, cur: duckdb.DuckDBPyConnection) -> bool:
+        try:
+            return self.retention.tick(cur)
+        except Exception as exc:  # a failed step is retried at the next check; it never stops the writer
+            log_unexpected(exc, "retention")
+            self.retention.abandon()
+            return False
+
+    def _run_maintenance(self, cur: duckdb.DuckDBPyConnection, job: _Maintenance) -> None:
+        def done(result: object) -> None:
+            job.loop.call_soon_threadsafe(_settle_with, job.future, result, None)
+
+        try:
+            job.run(cur, done)
+        except Exception as exc:
+            log_unexpected(exc, "writer maintenance")
+            job.loop.call_soon_threadsafe(
+                _settle_with, job.future, None, WriteFailed(str(exc).splitlines()[0])
+            )
+
+    def _drain(self, first: object) -> tuple[list[_Pending], list[_Maintenance], bool]:
+        group: list[_Pending] = []
+        jobs: list[_Maintenance] = []
+        rows = 0
+        item: object = first
+        while True:
+            if item is _STOP:
+                return group, jobs, True
+            if isinstance(item, _Maintenance):
+                jobs.append(item)
+            else:
+                assert isinstance(item, _Pending)
+                group.append(item)
+                rows += item.rows
+            if rows >= MAX_GROUP_ROWS:
+                return group, jobs, False
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                break
-            if item is _STOP:
-                return group, True
-            assert isinstance(item, _Pending)
-            group.append(item)
-            rows += item.rows
-        return group, False
+                return group, jobs, False
 
     def _commit_group(self, cur: duckdb.DuckDBPyConnection, group: list[_Pending]) -> None:
         try:
@@ -161,6 +235,15 @@ def _load_grouper(cur: duckdb.DuckDBPyConnection, grouper: ErrorGrouper) -> None
         "SELECT message, arg_max(group_id, time_ns) FROM errors GROUP BY message"
     ).fetchall()
     grouper.load(groups, messages)
+
+
+def _settle_with(future: asyncio.Future[object], result: object, failure: Exception | None) -> None:
+    if future.done():
+        return
+    if failure is None:
+        future.set_result(result)
+    else:
+        future.set_exception(failure)
 
 
 def _settle(future: asyncio.Future[None], outcome: Exception | None) -> None:

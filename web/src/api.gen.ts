@@ -146,6 +146,8 @@ export interface Frame {
 export interface Health {
   status: "ok";
   version: string;
+  service?: "hl-local";
+  pid?: number;
 }
 
 export interface Histogram {
@@ -277,6 +279,22 @@ export interface ParameterProblem {
   message: string;
   key?: string | null;
   source?: string | null;
+}
+
+export interface PruneAnswer {
+  cleared: boolean;
+  cutoff_ns: number | null;
+  removed: Record<string, number>;
+}
+
+export interface RetentionInfo {
+  file_bytes: number | null;
+  data_bytes: number | null;
+  max_size_bytes: number;
+  max_age_s: number;
+  oldest_received_ns: number | null;
+  last_pruned_ns: number | null;
+  pruned_rows: number;
 }
 
 export interface RrwebEvent {
@@ -455,6 +473,7 @@ export interface Stats {
   error_groups: number;
   pending_rows: number;
   database: string;
+  retention: RetentionInfo;
 }
 
 export interface Timeline {

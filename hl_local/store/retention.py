@@ -184,6 +184,7 @@ class Retention:
         self.longest_step_s = 0.0  # the longest a step held the writer: reported by bench/retention.py
         self.last_pruned_ns: int | None = None
         self.pruned_rows = 0
+        self._checkpoint_due = False
 
     @property
     def busy(self) -> bool:
@@ -204,6 +205,8 @@ class Retention:
         """How long the writer may sleep before retention wants it again."""
         if self._job is not None:
             return 0.0
+        if self._checkpoint_due:
+            return 0.1
         return max(0.0, self._next_check - time.monotonic())
 
     def request(self, cutoff_ns: int, done: Callable[[PruneResult], None] | None = None) -> None:
@@ -215,8 +218,29 @@ class Retention:
         if done is not None:
             self._job.waiters.append(done)
 
+    def _try_checkpoint(self, cur: duckdb.DuckDBPyConnection) -> None:
+        """The freed blocks become reusable, and the file's free tail is cut, at a checkpoint.
+
+        DuckDB refuses one while a read is running (the API's, often): then the next tick tries
+        again, and no size round is planned meanwhile (the used-block count is stale until then).
+        """
+        if not self._checkpoint_due:
+            return
+        started = time.perf_counter()
+        try:
+            cur.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            log.debug("checkpoint after pruning deferred: %s", exc)
+            return
+        finally:
+            self.longest_step_s = max(self.longest_step_s, time.perf_counter() - started)
+        self._checkpoint_due = False
+
     def tick(self, cur: duckdb.DuckDBPyConnection) -> bool:
         """At most one bounded step (or a policy check when it is due); True if it wrote anything."""
+        if self._checkpoint_due:
+            self._try_checkpoint(cur)
+            return True
         if self._job is None:
             if time.monotonic() < self._next_check:
                 return False
@@ -316,10 +340,8 @@ class Retention:
     def _finish(self, cur: duckdb.DuckDBPyConnection, job: _Job) -> None:
         self._forget_groups(job.gone_groups)
         removed = sum(job.result.rows.values())
-        if self.path is not None and removed:
-            started = time.perf_counter()
-            cur.execute("CHECKPOINT")  # the freed blocks become reusable (and the file's tail is cut)
-            self.longest_step_s = max(self.longest_step_s, time.perf_counter() - started)
+        self._checkpoint_due = self.path is not None and removed > 0
+        self._try_checkpoint(cur)
         if removed:
             self.last_pruned_ns = time.time_ns()
             self.pruned_rows += removed

@@ -13,8 +13,10 @@ IngestError                   a request that is not stored (nothing of it is): i
 ├── DecodeError               the body is not what the endpoint takes (400 / INVALID_ARGUMENT)
 │   └── RowsRejected          decoded values that do not fit their columns
 ├── BodyTooLarge              the body, or what it inflates to, is over the limit (413)
+├── BodyTimeout               the body came too slowly (408)
 ├── UnsupportedMedia          a Content-Type or Content-Encoding hl-local does not read (415)
 ├── Overloaded                the writer's queue is full: 503 / UNAVAILABLE + Retry-After, never drop
+│   └── StorageFull           the disk is full: the same answer, retried later
 └── WriteFailed               a commit failed: answered 500 and nothing of it is kept
 """
 
@@ -84,6 +86,10 @@ class BodyTooLarge(IngestError):
     """The body, or what it decompresses to, is over a limit."""
 
 
+class BodyTimeout(IngestError):
+    """The body did not arrive within its deadline."""
+
+
 class UnsupportedMedia(IngestError):
     """A Content-Type or Content-Encoding that hl-local does not read."""
 
@@ -95,6 +101,15 @@ class Overloaded(IngestError):
 
     def __init__(self, message: str = "hl-local is busy writing; retry shortly") -> None:
         super().__init__(message)
+
+
+class StorageFull(Overloaded):
+    """The disk holding the database is full: nothing was stored; the client retries later."""
+
+    retry_after_s = 10
+
+    def __init__(self) -> None:
+        super().__init__("the disk holding hl-local's database is full; retry once space is freed")
 
 
 class WriteFailed(IngestError):

@@ -24,6 +24,7 @@ import uvicorn
 from hl_local import __version__, instance
 from hl_local.app import create_app
 from hl_local.config import Settings
+from hl_local.connections import BoundedHttpProtocol, raise_file_limit
 from hl_local.errors import AlreadyRunning, PortInUse
 from hl_local.ingest.otlp_grpc import start_grpc_server
 from hl_local.store.db import Store
@@ -102,7 +103,8 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
         grpc_server, grpc_port = await start_grpc_server(writer, settings.host, settings.otlp_grpc_port)
         app = create_app(store, writer, settings)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=5, server_header=False)  # fmt: skip
+                                timeout_graceful_shutdown=5, server_header=False,
+                                http=BoundedHttpProtocol)  # fmt: skip
         server = uvicorn.Server(config)
         app.state.server = server  # long-lived streams (/api/live) end when it starts shutting down
         if settings.dev:
@@ -172,6 +174,7 @@ class _StopOnSignal:
 
 def run(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
     sys.setswitchinterval(0.001)  # UI reads should not wait 5 ms slices behind a decode
+    raise_file_limit()  # idle sockets must not use up the descriptors (hl_local/connections.py)
     if os.environ.get("HL_LOCAL_DEBUG"):
         logging.basicConfig(level=logging.DEBUG)
     asyncio.run(serve(settings, on_ready))

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import grpc
 
 from hl_local.errors import (
+    BodyTimeout,
     BodyTooLarge,
     DecodeError,
     IngestError,
@@ -41,6 +42,7 @@ class Answer(NamedTuple):
 _STATUS: tuple[tuple[type[IngestError], int, grpc.StatusCode, str], ...] = (
     (DecodeError, 400, grpc.StatusCode.INVALID_ARGUMENT, "BAD_USER_INPUT"),
     (BodyTooLarge, 413, grpc.StatusCode.RESOURCE_EXHAUSTED, "BAD_REQUEST"),
+    (BodyTimeout, 408, grpc.StatusCode.DEADLINE_EXCEEDED, "BAD_REQUEST"),
     (UnsupportedMedia, 415, grpc.StatusCode.INVALID_ARGUMENT, "BAD_REQUEST"),
     (Overloaded, 503, grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE"),
     (WriteFailed, 500, grpc.StatusCode.INTERNAL, "INTERNAL_SERVER_ERROR"),

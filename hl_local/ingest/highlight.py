@@ -22,7 +22,7 @@ from hl_local.decode import highlight
 from hl_local.decode.nesting import depth_bounded
 from hl_local.decode.records import Batch
 from hl_local.errors import DecodeError, Overloaded
-from hl_local.ingest.body import MAX_BODY_BYTES, read_request_body
+from hl_local.ingest.body import MAX_BODY_BYTES, in_flight, read_request_body
 from hl_local.ingest.cors import cors_headers, preflight
 from hl_local.ingest.failures import answer_for
 from hl_local.store.writer import Writer
@@ -153,15 +153,16 @@ def _error(request: HttpRequest, exc: Exception) -> Response[bytes]:
 
 async def handle(request: HttpRequest) -> Response[bytes]:
     try:
-        body = await read_request_body(request)
-        with depth_bounded("the request (or the payload inside it)"):
-            graphql = highlight.parse_request(body)
-            name = highlight.operation_name(graphql)
-            field, handler, reply = OPERATIONS.get(name.lower(), (name or "ignore", None, None))
-            variables = graphql.variables or {}
-            batch = handler(variables, request) if handler else None
-        if batch is not None:
-            await _write(request.app.state.writer, batch)
+        async with in_flight.held() as reservation:  # the body's bytes count until its rows are committed
+            body = await read_request_body(request, reservation)
+            with depth_bounded("the request (or the payload inside it)"):
+                graphql = highlight.parse_request(body)
+                name = highlight.operation_name(graphql)
+                field, handler, reply = OPERATIONS.get(name.lower(), (name or "ignore", None, None))
+                variables = graphql.variables or {}
+                batch = handler(variables, request) if handler else None
+            if batch is not None:
+                await _write(request.app.state.writer, batch)
     except Exception as exc:  # every failure is answered (ingest/failures.py), GraphQL-shaped
         return _error(request, exc)
     # Unknown but well-formed operations (Ignore, markBackendSetup, ...) succeed doing nothing.

@@ -16,7 +16,7 @@ from litestar import Request, Response, Router, route
 from hl_local.decode import otlp_json, otlp_proto
 from hl_local.decode.records import Batch
 from hl_local.errors import UnsupportedMedia
-from hl_local.ingest.body import MAX_BODY_BYTES, decode_off_loop, read_request_body
+from hl_local.ingest.body import MAX_BODY_BYTES, decode_off_loop, in_flight, read_request_body
 from hl_local.ingest.cors import cors_headers, preflight
 from hl_local.ingest.failures import answer_for
 from hl_local.ingest.status import status_json, status_protobuf
@@ -53,8 +53,9 @@ async def export(request: HttpRequest, signal: str) -> Response[bytes]:
             raise UnsupportedMedia(
                 f"Content-Type {media_type or '(none)'!r} is not supported: send {PROTOBUF} or {JSON}"
             )
-        body = await read_request_body(request)
-        await request.app.state.writer.write(await decode_off_loop(decode, body))
+        async with in_flight.held() as reservation:  # the body's bytes count until its rows are committed
+            body = await read_request_body(request, reservation)
+            await request.app.state.writer.write(await decode_off_loop(decode, body))
     except Exception as exc:  # every failure is answered (ingest/failures.py); none escapes as a bare 500
         return _failure(request, reply_type, exc)
     # An empty Export*ServiceResponse: partial_success unset means everything was accepted.

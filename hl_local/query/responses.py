@@ -95,6 +95,8 @@ class RetentionInfo(msgspec.Struct):
     oldest_received_ns: int | None  # the oldest item kept, by when it was received
     last_pruned_ns: int | None
     pruned_rows: int  # rows removed since hl-local started
+    longest_step_ms: float  # the longest one prune step held the writer (and so ingest) up
+    longest_checkpoint_ms: float  # the longest checkpoint after a prune (it makes the space reusable)
 
 
 class PruneAnswer(msgspec.Struct):

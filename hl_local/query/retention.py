@@ -33,6 +33,8 @@ def retention_info(cur: duckdb.DuckDBPyConnection, kept: Retention) -> Retention
         oldest_received_ns=store_retention.oldest_ns(cur),
         last_pruned_ns=kept.last_pruned_ns,
         pruned_rows=kept.pruned_rows,
+        longest_step_ms=round(kept.longest_step_s * 1000, 1),
+        longest_checkpoint_ms=round(kept.longest_checkpoint_s * 1000, 1),
     )
 
 

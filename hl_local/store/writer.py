@@ -26,7 +26,7 @@ import duckdb
 import msgspec
 
 from hl_local.decode.records import Batch, ErrorGroupRow, ErrorLog, ErrorRow, LogRow, Row, Update
-from hl_local.errors import Overloaded, RowsRejected, WriteFailed
+from hl_local.errors import Overloaded, RowsRejected, StorageFull, WriteFailed
 from hl_local.ingest.failures import log_unexpected
 from hl_local.store.db import Store
 from hl_local.store.grouping import ErrorGrouper
@@ -74,6 +74,7 @@ class Writer:
         # Per kind, how many commits have included it: the live view (/api/live) compares these.
         self.commits_by_kind: dict[str, int] = {}
         self._grouper = ErrorGrouper()  # owned by the writer thread, loaded when it starts
+        self._disk = _DiskState()
         # Retention runs here, in steps between group commits (store/retention.py).
         self.retention = Retention(store.path, limits or Limits(), self._grouper.forget)
 
@@ -203,8 +204,14 @@ class Writer:
             _commit(cur, [p.batch for p in group], self._grouper)
             self.committed_groups += 1
             outcomes: list[Exception | None] = [None] * len(group)
+            self._disk.writes_again()
         except Exception as exc:  # any failure fails the requests, never the thread
-            outcomes = [_failure(exc)] if len(group) == 1 else [self._commit_alone(cur, p) for p in group]
+            first = _failure(exc)
+            if isinstance(first, StorageFull):  # no request alone would fit either
+                self._disk.full(exc)
+                outcomes = [first] * len(group)
+            else:
+                outcomes = [first] if len(group) == 1 else [self._commit_alone(cur, p) for p in group]
         for pending, outcome in zip(group, outcomes, strict=True):
             with self._lock:
                 self._pending_rows -= pending.rows
@@ -221,12 +228,36 @@ class Writer:
         return None
 
 
+# How the OS says the disk (or a size limit) is full, as DuckDB passes it on.
+_DISK_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
+
+
 def _failure(exc: Exception) -> Exception:
-    """What the request is told: its own bad value (400), or the database's refusal (500)."""
+    """What the request is told: its own bad value (400), a full disk (503), the database's refusal (500)."""
     if isinstance(exc, RowsRejected):
         return exc
+    if any(text in str(exc) for text in _DISK_FULL):
+        return StorageFull()
     log.warning("a batch was refused by the database: %s", exc)
     return WriteFailed(str(exc).splitlines()[0])
+
+
+class _DiskState:
+    """Says once that the disk is full and once that writes go through again, not per request."""
+
+    def __init__(self) -> None:
+        self.is_full = False
+
+    def full(self, exc: Exception) -> None:
+        if not self.is_full:
+            self.is_full = True
+            log.warning("the disk is full (%s): ingest answers 503 until space frees; reads go on",
+                        str(exc).splitlines()[0])  # fmt: skip
+
+    def writes_again(self) -> None:
+        if self.is_full:
+            self.is_full = False
+            log.warning("there is space again: ingest is storing data")
 
 
 def _load_grouper(cur: duckdb.DuckDBPyConnection, grouper: ErrorGrouper) -> None:
@@ -377,7 +408,7 @@ def _checkpoint(cur: duckdb.DuckDBPyConnection, store: Store) -> None:
     started = time.perf_counter()
     try:
         cur.execute("CHECKPOINT")
-    except duckdb.Error as exc:
-        log.warning("idle checkpoint failed (the WAL keeps the data): %s", exc)
+    except duckdb.Error as exc:  # a read running, or a full disk: the WAL keeps the data meanwhile
+        log.debug("idle checkpoint failed (the WAL keeps the data): %s", exc)
         return
     log.debug("idle checkpoint took %.3f s", time.perf_counter() - started)

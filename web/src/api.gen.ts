@@ -295,6 +295,8 @@ export interface RetentionInfo {
   oldest_received_ns: number | null;
   last_pruned_ns: number | null;
   pruned_rows: number;
+  longest_step_ms: number;
+  longest_checkpoint_ms: number;
 }
 
 export interface RrwebEvent {

@@ -212,3 +212,26 @@ def test_the_ui_content_type_names_its_charset_once(server: Server, path: str) -
     content_type = httpx.get(f"{server.ui_url}{path}").headers["content-type"]
     assert content_type.count("charset") == 1, content_type
     assert content_type.endswith("; charset=utf-8")
+
+
+def test_log_lists_carry_a_bounded_preview_and_one_line_gives_the_whole_body(server: Server) -> None:
+    big = "".join(f"{i:07d} " for i in range(400_000))  # 3.2 MB
+    record = {"body": {"stringValue": big}, "attributes": [{"key": "probe", "value": {"stringValue": "big"}}]}
+    body = json.dumps({"resourceLogs": [{"scopeLogs": [{"logRecords": [record] * 4}]}]}).encode()
+    assert (
+        httpx.post(f"{server.otlp_http_url}/v1/logs", content=body, headers=JSON, timeout=60).status_code
+        == 200
+    )
+    listed = httpx.get(f"{server.ui_url}/api/logs", params={"query": "probe=big"}, timeout=60)
+    assert listed.status_code == 200
+    assert len(listed.content) < 100_000, "four 3.2 MB lines, listed in well under 100 KB"
+    lines = listed.json()["items"]
+    assert len(lines) == 4
+    for line in lines:
+        assert line["body"] == big[:2000]
+        assert line["body_truncated"] is True and line["body_bytes"] == len(big)
+    whole = httpx.get(f"{server.ui_url}/api/log-lines/{lines[0]['line_id']}", timeout=60)
+    assert whole.status_code == 200
+    assert whole.json()["body"] == big and whole.json()["body_truncated"] is False
+    assert httpx.get(f"{server.ui_url}/api/log-lines/1-999999999").status_code == 404
+    assert httpx.get(f"{server.ui_url}/api/log-lines/not-an-id").status_code == 400

@@ -36,7 +36,7 @@ from hl_local.query.common import (
     sessions_of_traces,
     time_range,
 )
-from hl_local.query.logs import LOG_COLUMNS
+from hl_local.query.logs import LOG_COLUMNS, linked_logs
 from hl_local.query.responses import (
     ErrorDetail,
     ErrorGroup,
@@ -282,15 +282,13 @@ async def one_error(request: Request[Any, Any, Any], error_id: str) -> ErrorDeta
         logs: list[LogLine] = []
         closest = f"ORDER BY abs(time_ns - ?) LIMIT {LOGS_AROUND_LIMIT}"
         if trace_id:
-            sql = f"SELECT {LOG_COLUMNS} FROM linked_logs WHERE trace_id = ? {closest}"
-            logs = fetch(cur, LogLine, sql, [trace_id, at])
+            inner = linked_logs("SELECT rowid AS row_id, * FROM logs WHERE trace_id = ?")
+            logs = fetch(cur, LogLine, f"SELECT {LOG_COLUMNS} FROM ({inner}) {closest}", [trace_id, at])
         if not logs and session_id:
-            sql = (
-                f"SELECT {LOG_COLUMNS} FROM linked_logs WHERE linked_session_id = ? "
-                f"AND time_ns BETWEEN ? AND ? {closest}"
-            )
+            inner = linked_logs("SELECT rowid AS row_id, * FROM logs WHERE time_ns BETWEEN ? AND ?")
+            sql = f"SELECT {LOG_COLUMNS} FROM ({inner}) WHERE linked_session_id = ? {closest}"
             logs = fetch(
-                cur, LogLine, sql, [session_id, at - LOGS_AROUND_WINDOW_NS, at + LOGS_AROUND_WINDOW_NS, at]
+                cur, LogLine, sql, [at - LOGS_AROUND_WINDOW_NS, at + LOGS_AROUND_WINDOW_NS, session_id, at]
             )
         logs.sort(key=lambda log: log.time_ns)
         error.logs_around = logs

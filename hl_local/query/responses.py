@@ -136,7 +136,10 @@ class LogLine(msgspec.Struct):
     severity_text: str
     severity_number: int
     level: str
-    body: str
+    body: str  # in lists, the first 2,000 characters (body_truncated says if that is all of it)
+    body_bytes: int  # the whole body's length in bytes
+    body_truncated: bool
+    line_id: str | None  # GET /api/log-lines/{line_id} gives the line with its whole body
     event_name: str
     service_name: str
     service_version: str

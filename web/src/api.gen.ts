@@ -195,6 +195,9 @@ export interface LogLine {
   severity_number: number;
   level: string;
   body: string;
+  body_bytes: number;
+  body_truncated: boolean;
+  line_id: string | null;
   event_name: string;
   service_name: string;
   service_version: string;
@@ -557,6 +560,7 @@ export interface ApiGet {
   "/api/error-groups": ErrorGroupPage;
   "/api/error-groups/{group_id}": ErrorGroupDetail;
   "/api/errors/{error_id}": ErrorDetail;
+  "/api/log-lines/{line_id}": LogLine;
   "/api/logs": LogPage;
   "/api/logs/histogram": Histogram;
   "/api/sessions": SessionPage;

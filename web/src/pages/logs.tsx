@@ -135,6 +135,45 @@ function LogListRow({ log, active, onOpen }: { log: LogLine; active: boolean; on
   );
 }
 
+/** The body: the list's preview, and the whole line on request (a body can be 50 MB). */
+function LogBody({ log }: { log: LogLine }) {
+  const [whole, setWhole] = useState<string | null>(null);
+  const [state, setState] = useState<"preview" | "loading" | "failed">("preview");
+  useEffect(() => {
+    setWhole(null);
+    setState("preview");
+  }, [log]);
+  const load = () => {
+    if (!log.line_id) return;
+    setState("loading");
+    getApi("/api/log-lines/{line_id}", { line_id: log.line_id })
+      .then((line) => setWhole(line.body))
+      .catch(() => setState("failed"));
+  };
+  return (
+    <>
+      <pre class="code">{whole ?? log.body}</pre>
+      {log.body_truncated && whole === null && (
+        <p class="note">
+          The first {log.body.length.toLocaleString()} characters of {formatBytes(log.body_bytes)}.{" "}
+          {log.line_id && (
+            <button type="button" class="linkish" disabled={state === "loading"} onClick={load}>
+              {state === "loading" ? "Loading…" : "Show the whole line"}
+            </button>
+          )}
+          {state === "failed" && " It could not be loaded (it may have been pruned)."}
+        </p>
+      )}
+    </>
+  );
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${n} bytes`;
+}
+
 function LogDetail({ log, onClose }: { log: LogLine; onClose: () => void }) {
   const close = useRef<HTMLButtonElement>(null);
   useEffect(() => close.current?.focus(), [log]);
@@ -163,7 +202,7 @@ function LogDetail({ log, onClose }: { log: LogLine; onClose: () => void }) {
         </button>
       </div>
       <div class="side-body">
-        <pre class="code">{log.body}</pre>
+        <LogBody log={log} />
         <h4>Attributes</h4>
         <Attributes values={log.attributes} />
         {log.frames && log.frames.length > 0 && (

@@ -187,13 +187,6 @@ class Retention:
         self.pruned_rows = 0
         self._checkpoint_due = False
 
-    def configure(self, cur: duckdb.DuckDBPyConnection) -> None:
-        """Keep the WAL a small part of a small cap: DuckDB folds it into the file only at a
-        checkpoint, and until then neither the WAL's bytes nor the blocks a prune freed are reusable."""
-        if self.path is not None and self.limits.max_size_bytes:
-            threshold_mib = max(8, min(256, self.limits.max_size_bytes // 8 >> 20))
-            cur.execute(f"SET checkpoint_threshold = '{threshold_mib}MB'")
-
     @property
     def busy(self) -> bool:
         return self._job is not None

@@ -133,7 +133,6 @@ class Writer:
     def _run(self) -> None:
         cur = self._store.cursor()
         _load_grouper(cur, self._grouper)
-        self.retention.configure(cur)
         dirty, idle_since = False, time.monotonic()
         while True:
             wait = self.retention.wait_s()

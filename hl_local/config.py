@@ -49,6 +49,9 @@ class Settings(msgspec.Struct, kw_only=True):
     dev: bool = False  # reload open UI pages when the bundle in hl_local/static changes
     max_size: int = DEFAULT_MAX_SIZE  # bytes of data kept (store/retention.py); 0: no cap
     max_age: int = DEFAULT_MAX_AGE  # seconds data is kept after it is received; 0: no cap
+    allow_origin: list[str] = msgspec.field(
+        default_factory=list
+    )  # pages that may send (ingest CORS); none: any
 
     @property
     def database(self) -> Path | None:

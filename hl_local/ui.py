@@ -40,6 +40,12 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+# `?assets=blocked` on a page: the same policy with nothing loaded from elsewhere, so a replay cannot
+# make the browser fetch the URLs its recording names (a hostile page can name any, including
+# http://localhost ones). The replay iframe inherits the page's policy, so the browser enforces it.
+BLOCKED_ASSETS_POLICY = "; ".join(
+    part.replace(" http: https:", "") for part in CONTENT_SECURITY_POLICY.split("; ")
+)
 SECURITY_HEADERS = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
     "x-content-type-options": "nosniff",
@@ -110,7 +116,10 @@ async def _index(request: Request[Any, Any, Any]) -> Response[Any]:
         if request.method == "HEAD":
             return Response(None, status_code=503, headers={**SECURITY_HEADERS, "content-type": "text/plain"})
         return Response(message, status_code=503, media_type="text/plain", headers=SECURITY_HEADERS)
-    return _answer(request, page, "text/html")
+    response = _answer(request, page, "text/html")
+    if request.query_params.get("assets") == "blocked":
+        response.headers["content-security-policy"] = BLOCKED_ASSETS_POLICY
+    return response
 
 
 async def _asset(request: Request[Any, Any, Any], name: str) -> Response[Any]:

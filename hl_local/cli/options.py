@@ -158,6 +158,17 @@ def age_s(value: str) -> float:
     return float(found.group(1)) * unit
 
 
+_ORIGIN = re.compile(r"(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?|null")
+
+
+def origin(value: str) -> str:
+    """A web origin as browsers send it: scheme://host[:port] (no path), or `null`."""
+    text = value.strip().rstrip("/")
+    if not _ORIGIN.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an origin (like http://localhost:3000)")
+    return text.lower()
+
+
 # ---------------------------------------------------------------- the server's options
 
 DB = Option("--db", f"the DuckDB file (default: {default_db_path()})", Path, metavar="PATH")
@@ -175,6 +186,9 @@ SERVER_OPTIONS: list[Option] = [
            size, DEFAULT_MAX_SIZE, metavar="SIZE"),
     Option("--max-age", "prune data received longer ago than this (default 7d; 0: no cap)",
            age, DEFAULT_MAX_AGE, metavar="AGE"),
+    Option("--allow-origin", "a web origin whose pages may send telemetry, like http://localhost:3000 "
+           "(repeatable; default: any page, as the browser SDK needs)", origin, metavar="ORIGIN",
+           repeat=True),
     Option("--no-open", "do not open the UI in a browser", switch=True, default=False),
     Option("--dev", "UI development: reload open pages when the UI bundle changes "
            "(run `npm --prefix web run watch` beside it)", switch=True, default=False),

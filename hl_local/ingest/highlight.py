@@ -23,7 +23,7 @@ from hl_local.decode.nesting import depth_bounded
 from hl_local.decode.records import Batch
 from hl_local.errors import DecodeError, Overloaded
 from hl_local.ingest.body import MAX_BODY_BYTES, in_flight, read_request_body
-from hl_local.ingest.cors import cors_headers, preflight
+from hl_local.ingest.cors import cors_headers, origin_allowed, preflight, refused_origin
 from hl_local.ingest.failures import answer_for
 from hl_local.store.writer import Writer
 
@@ -180,6 +180,8 @@ def _handler(path: str) -> Any:
     async def public_route(request: HttpRequest) -> Response[bytes]:
         if request.method == "OPTIONS":
             return preflight(request)
+        if not origin_allowed(request):
+            return refused_origin(request)
         return await handle(request)
 
     return public_route

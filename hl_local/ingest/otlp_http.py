@@ -17,7 +17,7 @@ from hl_local.decode import otlp_json, otlp_proto
 from hl_local.decode.records import Batch
 from hl_local.errors import UnsupportedMedia
 from hl_local.ingest.body import MAX_BODY_BYTES, decode_off_loop, in_flight, read_request_body
-from hl_local.ingest.cors import cors_headers, preflight
+from hl_local.ingest.cors import cors_headers, origin_allowed, preflight, refused_origin
 from hl_local.ingest.failures import answer_for
 from hl_local.ingest.status import status_json, status_protobuf
 
@@ -91,6 +91,8 @@ def _handler(prefix: str) -> Any:
     async def otlp_route(request: HttpRequest, signal: str) -> Response[bytes]:
         if request.method == "OPTIONS":
             return preflight(request)
+        if not origin_allowed(request):
+            return refused_origin(request)
         if signal not in SIGNALS:
             code = grpc.StatusCode.NOT_FOUND.value[0]
             body = status_protobuf(code, f"no OTLP signal {signal!r}: use traces, logs or metrics")

@@ -191,6 +191,37 @@ function useRecording(sessionId: string) {
   return { first: head.data?.events ?? null, rest: tail.data, failure: head.error ?? tail.error };
 }
 
+// Whether this document was served with remote assets blocked (ui.py: `?assets=blocked` sets a
+// stricter Content-Security-Policy, which the replay iframe inherits). Fixed for the document's
+// life: in-app navigation keeps the policy even when the URL no longer says so.
+const ASSETS_BLOCKED = new URLSearchParams(location.search).get("assets") === "blocked";
+
+/** A recording can name any URL (a hostile page's, or http://localhost ones): replaying it makes
+ * the browser fetch its images, fonts and styles. This reloads the page with them blocked, or not. */
+function AssetsToggle() {
+  const toggle = () => {
+    const next = new URL(location.href);
+    if (ASSETS_BLOCKED) next.searchParams.delete("assets");
+    else next.searchParams.set("assets", "blocked");
+    location.assign(next.toString());
+  };
+  return (
+    <button
+      type="button"
+      class="linkish assets-toggle"
+      onClick={toggle}
+      title={
+        ASSETS_BLOCKED
+          ? "Images, fonts and styles from other hosts are not loaded. Click to load them (the page reloads)."
+          : "Replaying loads the images, fonts and styles the recording names from their hosts. " +
+            "Click to block them (the page reloads)."
+      }
+    >
+      {ASSETS_BLOCKED ? "Remote assets blocked" : "Block remote assets"}
+    </button>
+  );
+}
+
 export function SessionPage({ sessionId, params }: { sessionId: string; params: URLSearchParams }) {
   const fetchedParts = useFetched((signal) => loadParts(sessionId, signal), [sessionId]);
   const parts = fetchedParts.data;
@@ -246,6 +277,7 @@ export function SessionPage({ sessionId, params }: { sessionId: string; params: 
         <span class="muted" title={session?.first_url ?? ""}>
           {shortUrl(session?.first_url)}
         </span>
+        <AssetsToggle />
       </div>
       <div class="replay-body">
         <div class="stage">

@@ -139,3 +139,51 @@ def test_blocked_assets_keep_a_replay_from_fetching_what_its_recording_names(tmp
         assets.shutdown()
         assets.server_close()
     assert json.dumps(_Assets.requested)
+
+
+def init_session(server: Server, session: str, origin: str | None) -> None:
+    headers = {**JSON, **({"origin": origin} if origin else {})}
+    body = {"operationName": "initializeSession", "variables": {"session_secure_id": session}}
+    assert httpx.post(f"{server.ui_url}/public", json=body, headers=headers).status_code == 200
+
+
+def test_a_session_keeps_the_origin_that_first_sent_it(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "hl.duckdb")
+    try:
+        init_session(server, "FromTheShop00000000000000001", "http://localhost:3000")
+        init_session(server, "FromTheShop00000000000000001", "http://evil.example")  # a later claim
+        init_session(server, "NoOrigin00000000000000000001", None)
+        shop = httpx.get(f"{server.ui_url}/api/sessions/FromTheShop00000000000000001").json()
+        assert shop["origin"] == "http://localhost:3000"
+        assert (
+            httpx.get(f"{server.ui_url}/api/sessions/NoOrigin00000000000000000001").json()["origin"] is None
+        )
+    finally:
+        server.stop()
+
+
+def test_a_schema_2_file_is_migrated_when_it_opens(tmp_path: Path) -> None:
+    import duckdb
+
+    from hl_local.store.schema import SCHEMA_VERSION, ddl
+
+    db = tmp_path / "v2.duckdb"
+    server = start_server(db)
+    init_session(server, "BeforeTheMigration0000000001", "http://localhost:3000")
+    assert server.stop() == 0
+    with duckdb.connect(str(db)) as con:  # what a schema-2 file is: no origin column, views made without it
+        for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall():
+            con.execute(f'DROP VIEW "{name}"')
+        con.execute("ALTER TABLE sessions DROP COLUMN origin")
+        con.execute(ddl("views.sql"))
+        con.execute("UPDATE hl_meta SET value = '2' WHERE key = 'schema_version'")
+    server = start_server(db)
+    try:
+        kept = httpx.get(f"{server.ui_url}/api/sessions/BeforeTheMigration0000000001").json()
+        assert kept["session_id"] == "BeforeTheMigration0000000001" and kept["origin"] is None
+        init_session(server, "AfterTheMigration00000000001", "http://localhost:3000")
+        after = httpx.get(f"{server.ui_url}/api/sessions/AfterTheMigration00000000001").json()
+        assert after["origin"] == "http://localhost:3000"
+    finally:
+        server.stop()
+    assert server.query("SELECT value FROM hl_meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]

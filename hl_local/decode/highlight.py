@@ -87,6 +87,7 @@ class Client:
     user_agent: str | None
     ip: str | None
     language: str | None
+    origin: str | None = None
 
 
 def _string(value: Any) -> str | None:
@@ -134,6 +135,7 @@ def initialize_session(variables: dict[str, Any], client: Client) -> Batch:
         None,
         now,
         now,
+        client.origin,
     )
     return Batch(session_inits=[row])
 

@@ -60,6 +60,7 @@ def _client(request: HttpRequest) -> highlight.Client:
         user_agent=request.headers.get("user-agent"),
         ip=request.client.host if request.client else None,
         language=request.headers.get("accept-language"),
+        origin=request.headers.get("origin"),
     )
 
 

@@ -57,6 +57,7 @@ class SessionDetail(SessionRow):
     network_recording_domains: SentStrings | None
     ip: str | None
     language: str | None
+    origin: str | None  # the Origin header initializeSession came with: the page that sent the session
     first_event_ms: int | None
     last_event_ms: int | None
     push_count: int

@@ -7,6 +7,8 @@ SCHEMA_VERSION history:
         version-1 file lacks them, so it is refused rather than read with those filters matching
         nothing);
         indexes on logs.trace_id and errors.trace_id; `listed_spans` without linked_session_id.
+    3 — sessions.origin: the Origin header of initializeSession. A version-2 file is migrated when
+        it opens (the column added, the views created again: `s.*` in a view is fixed when it is made).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from hl_local.decode.records import PROMOTED_COLUMNS
 from hl_local.errors import SchemaMismatch
 from hl_local.store.tables import check_rows
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA_FILES = (
     "meta.sql", "spans.sql", "logs.sql", "metric_points.sql", "sessions.sql", "replay_chunks.sql",
@@ -67,6 +69,16 @@ def _check_version(con: duckdb.DuckDBPyConnection, tables: set[str], path: str) 
         raise SchemaMismatch(f"{path} has a schema version of {text!r}, which no hl-local wrote; "
                              "choose another --db PATH")  # fmt: skip
     found = int(text)
+    if found == 2:
+        try:
+            _migrate_from_2(con)
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            reason = str(exc).splitlines()[0]
+            raise SchemaMismatch(
+                f"{path} is a schema-2 file hl-local could not migrate ({reason}); choose another --db PATH"
+            ) from None
+        return
     if found != SCHEMA_VERSION:
         newer = "a newer" if found > SCHEMA_VERSION else "an older"
         raise SchemaMismatch(
@@ -87,3 +99,14 @@ def recreate_tables(con: duckdb.DuckDBPyConnection) -> None:
     for name in SCHEMA_FILES:
         if name != "meta.sql":
             con.execute(ddl(name))
+
+
+def _migrate_from_2(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 2 → 3, in one transaction: nothing else changed, so no row is rewritten."""
+    con.execute("BEGIN")
+    con.execute("ALTER TABLE sessions ADD COLUMN origin VARCHAR")
+    for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall():
+        con.execute(f'DROP VIEW "{name}"')
+    con.execute(ddl("views.sql"))
+    con.execute("UPDATE hl_meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
+    con.execute("COMMIT")

@@ -348,6 +348,7 @@ export interface SessionDetail {
   network_recording_domains: string[] | null;
   ip: string | null;
   language: string | null;
+  origin: string | null;
   first_event_ms: number | null;
   last_event_ms: number | null;
   push_count: number;

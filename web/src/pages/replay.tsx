@@ -662,6 +662,8 @@ function InfoPanel({ session }: { session: SessionDetail }) {
     ["Language", session.language],
     ["IP", session.ip],
     ["First URL", session.first_url],
+    // the page that sent the session, as the browser said (any page may post to hl-local: see --allow-origin)
+    ["Sent from", session.origin ?? (session.is_initialized ? "(no Origin sent)" : null)],
   ];
   return (
     <div class="session-info">

@@ -235,3 +235,17 @@ def test_log_lists_carry_a_bounded_preview_and_one_line_gives_the_whole_body(ser
     assert whole.json()["body"] == big and whole.json()["body_truncated"] is False
     assert httpx.get(f"{server.ui_url}/api/log-lines/1-999999999").status_code == 404
     assert httpx.get(f"{server.ui_url}/api/log-lines/not-an-id").status_code == 400
+
+
+def test_public_answers_an_oversized_chunked_body_with_a_graphql_413(server: Server) -> None:
+    before = server.stats()
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(70):  # 70 MiB in 1 MiB chunks, no Content-Length
+            yield b" " * (1024 * 1024)
+
+    reply = httpx.post(f"{server.ui_url}/public", content=chunks(), headers=JSON, timeout=120)
+    assert reply.status_code == 413
+    error = reply.json()["errors"][0]
+    assert "limit" in error["message"] and error["extensions"]["code"] == "BAD_REQUEST"
+    assert server.stats() == before

@@ -10,6 +10,7 @@ import { SessionPage } from "./pages/replay";
 import { SessionsPage } from "./pages/sessions";
 import { TracePage, TracesPage } from "./pages/traces";
 import { Link } from "./components/Link";
+import { Storage } from "./components/Storage";
 import { carried, navigate, useLocation } from "./router";
 
 const SECTIONS: [string, string, string][] = [
@@ -69,6 +70,7 @@ function App() {
             </Link>
           ))}
         </nav>
+        <Storage />
       </header>
       <main>
         <Page path={path} params={params} />

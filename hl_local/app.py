@@ -61,8 +61,8 @@ def _host_guard(allowed: set[str]) -> Callable[[Request[Any, Any, Any]], Awaitab
 
 def _unexpected_failure(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Any exception no handler expected: logged once (rate-limited) with its traceback, then a 500."""
-    paths = getattr(request.scope.get("route_handler"), "paths", None) or {request.url.path}
-    where = f"{request.method} {min(paths)}"  # the route, not the concrete path: one entry per endpoint
+    # the route (/api/sessions/{session_id:str}), not the concrete path: one entry per endpoint
+    where = f"{request.method} {request.scope.get('path_template') or request.url.path}"
     log_unexpected(exc, where)
     detail = "hl-local failed to answer this request; its log has the details"
     if request.url.path.startswith("/api/"):

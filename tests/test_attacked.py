@@ -10,6 +10,7 @@ import base64
 import gzip
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -249,3 +250,37 @@ def test_public_answers_an_oversized_chunked_body_with_a_graphql_413(server: Ser
     error = reply.json()["errors"][0]
     assert "limit" in error["message"] and error["extensions"]["code"] == "BAD_REQUEST"
     assert server.stats() == before
+
+
+@pytest.mark.parametrize("param", ["start", "end"])
+def test_a_time_out_of_range_is_400_not_500(server: Server, param: str) -> None:
+    for path in ("/api/logs", "/api/logs/histogram", "/api/traces", "/api/sessions", "/api/error-groups"):
+        reply = httpx.get(f"{server.ui_url}{path}", params={param: "99999999999999"})
+        assert reply.status_code == 400, (path, reply.text)
+        assert "out of range" in reply.json()["detail"]
+
+
+def test_an_unexpected_failure_is_a_500_logged_once_with_its_traceback(tmp_path: Path) -> None:
+    """A real one: a database whose view fails every read (tampered with while hl-local was stopped)."""
+    import duckdb
+
+    db = tmp_path / "hl.duckdb"
+    start_server(db).stop()
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE OR REPLACE VIEW trace_sessions AS SELECT error('tampered') AS trace_id, "
+                    "NULL::VARCHAR AS session_id")  # fmt: skip
+    tampered = start_server(db)
+    try:
+        record = {"body": {"stringValue": "x"}, "traceId": "ab" * 16}
+        body = json.dumps({"resourceLogs": [{"scopeLogs": [{"logRecords": [record]}]}]})
+        assert httpx.post(f"{tampered.otlp_http_url}/v1/logs", content=body, headers=JSON).status_code == 200
+        for _ in range(30):
+            reply = httpx.get(f"{tampered.ui_url}/api/logs")
+            assert reply.status_code == 500
+            assert reply.json()["status_code"] == 500 and "log" in reply.json()["detail"]
+    finally:
+        tampered.stop()
+    said = "\n".join(tampered.output)
+    assert said.count("GET /api/logs failed unexpectedly") == 1, said
+    assert said.count("Traceback (most recent call last)") == 1
+    assert "tampered" in said

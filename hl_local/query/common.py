@@ -89,12 +89,16 @@ def time_ns(value: str | None, name: str) -> int | None:
     if value is None or value == "":
         return None
     if value.lstrip("-").isdigit():
-        return int(value) * 1_000_000
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise bad_request(f"{name} must be ISO 8601 or epoch milliseconds, not {value!r}") from None
-    return int(moment.timestamp() * 1_000_000) * 1000
+        ns = int(value) * 1_000_000
+    else:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise bad_request(f"{name} must be ISO 8601 or epoch milliseconds, not {value!r}") from None
+        ns = int(moment.timestamp() * 1_000_000) * 1000
+    if not -(2**63) <= ns < 2**63:  # times are BIGINT nanoseconds: years 1678-2262
+        raise bad_request(f"{name} {value!r} is out of range (years 1678 to 2262)")
+    return ns
 
 
 def time_range(start: str | None, end: str | None) -> tuple[int | None, int | None]:

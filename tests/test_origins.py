@@ -162,7 +162,7 @@ def test_a_session_keeps_the_origin_that_first_sent_it(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_a_schema_2_file_is_migrated_when_it_opens(tmp_path: Path) -> None:
+def test_a_schema_3_file_is_migrated_when_it_opens(tmp_path: Path) -> None:
     import duckdb
 
     from hl_local.store.schema import SCHEMA_VERSION, ddl
@@ -171,12 +171,12 @@ def test_a_schema_2_file_is_migrated_when_it_opens(tmp_path: Path) -> None:
     server = start_server(db)
     init_session(server, "BeforeTheMigration0000000001", "http://localhost:3000")
     assert server.stop() == 0
-    with duckdb.connect(str(db)) as con:  # what a schema-2 file is: no origin column, views made without it
+    with duckdb.connect(str(db)) as con:  # what a schema-3 file is: no origin column, views made without it
         for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall():
             con.execute(f'DROP VIEW "{name}"')
         con.execute("ALTER TABLE sessions DROP COLUMN origin")
         con.execute(ddl("views.sql"))
-        con.execute("UPDATE hl_meta SET value = '2' WHERE key = 'schema_version'")
+        con.execute("UPDATE hl_meta SET value = '3' WHERE key = 'schema_version'")
     server = start_server(db)
     try:
         kept = httpx.get(f"{server.ui_url}/api/sessions/BeforeTheMigration0000000001").json()

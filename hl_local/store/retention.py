@@ -68,7 +68,7 @@ class _Prune:
 
 
 # Tables whose rows go by their own received time, in this order. Errors also fix their groups.
-PRUNES = ("spans", "logs", "metric_points", "errors")
+PRUNES = ("spans", "flag_evaluations", "logs", "metric_points", "errors")
 
 # What a session's removal deletes, each `WHERE session_id IN (the sessions)`; sessions last.
 SESSION_PRUNES = (

@@ -7,7 +7,10 @@ SCHEMA_VERSION history:
         version-1 file lacks them, so it is refused rather than read with those filters matching
         nothing);
         indexes on logs.trace_id and errors.trace_id; `listed_spans` without linked_session_id.
-    3 — sessions.origin: the Origin header of initializeSession. A version-2 file is migrated when
+    3 — `flag_evaluations` (feature flag span events); `browser_network_spans` (the browser's own
+        request spans as network requests) and `session_network_requests`; frontend errors that
+        arrived over OTLP count in `session_summaries.error_count`.
+    4 — sessions.origin: the Origin header of initializeSession. A version-3 file is migrated when
         it opens (the column added, the views created again: `s.*` in a view is fixed when it is made).
 """
 
@@ -22,12 +25,12 @@ from hl_local.decode.records import PROMOTED_COLUMNS
 from hl_local.errors import SchemaMismatch
 from hl_local.store.tables import check_rows
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA_FILES = (
     "meta.sql", "spans.sql", "logs.sql", "metric_points.sql", "sessions.sql", "replay_chunks.sql",
     "session_events.sql", "network_requests.sql", "websocket_events.sql", "errors.sql",
-    "session_feedback.sql", "error_groups.sql", "views.sql",
+    "session_feedback.sql", "error_groups.sql", "flag_evaluations.sql", "views.sql",
 )  # fmt: skip
 
 
@@ -69,14 +72,14 @@ def _check_version(con: duckdb.DuckDBPyConnection, tables: set[str], path: str) 
         raise SchemaMismatch(f"{path} has a schema version of {text!r}, which no hl-local wrote; "
                              "choose another --db PATH")  # fmt: skip
     found = int(text)
-    if found == 2:
+    if found == 3:
         try:
-            _migrate_from_2(con)
+            _migrate_from_3(con)
         except duckdb.Error as exc:
             con.execute("ROLLBACK")
             reason = str(exc).splitlines()[0]
             raise SchemaMismatch(
-                f"{path} is a schema-2 file hl-local could not migrate ({reason}); choose another --db PATH"
+                f"{path} is a schema-3 file hl-local could not migrate ({reason}); choose another --db PATH"
             ) from None
         return
     if found != SCHEMA_VERSION:
@@ -101,8 +104,8 @@ def recreate_tables(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(ddl(name))
 
 
-def _migrate_from_2(con: duckdb.DuckDBPyConnection) -> None:
-    """Schema 2 → 3, in one transaction: nothing else changed, so no row is rewritten."""
+def _migrate_from_3(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 3 → 4, in one transaction: nothing else changed, so no row is rewritten."""
     con.execute("BEGIN")
     con.execute("ALTER TABLE sessions ADD COLUMN origin VARCHAR")
     for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall():

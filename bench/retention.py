@@ -6,10 +6,11 @@ Run by hand (never in the test suite):
     .venv/bin/python bench/retention.py --cap-mib 256 --write-factor 3
 
 A fresh hl-local with `--max-size CAP --max-age 0` takes OTLP/HTTP protobuf batches (bench/otlpgen.py:
-512 spans or 512 log records each, alternating, 2 keep-alive connections) until what it has
-acknowledged reaches `--write-factor` x the cap in stored bytes (estimated from the data bytes the
-store reported before its first prune: bytes per item). Every 0.5 s it samples the database file and
-its WAL (what the user sees on disk) and /api/stats.
+512 spans or 512 log records each, alternating, 2 keep-alive connections) until the rows it stored
+reach `--write-factor` x the rows it keeps under the cap: stored = kept + pruned (/api/stats: spans,
+logs, metric points and errors kept; retention's pruned rows), so 3x means twice what the capped
+file holds has been pruned. Every 0.5 s it samples the database file and its WAL (what the user
+sees on disk) and /api/stats.
 
 Reported: the largest and the last file size against the cap; the longest prune step and the longest
 checkpoint after one the server measured; ack latency p50 / p99 / max before the first prune (the same-run
@@ -74,16 +75,13 @@ class Run:
         self.db, self.ui, self.otlp, self.cap, self.factor = db, ui, otlp, cap, factor
         self.lock = threading.Lock()
         self.items = 0
-        self.bytes_per_item: float | None = None
+        self.rows_kept = self.rows_pruned = 0
         self.pruning_started = False
         self.latencies_before: list[float] = []
         self.latencies_pruning: list[float] = []
         self.sizes: list[tuple[float, int, int]] = []  # (s, on disk, data bytes)
         self.done = threading.Event()
         self.refused = 0
-
-    def target_items(self) -> float:
-        return float("inf") if self.bytes_per_item is None else self.factor * self.cap / self.bytes_per_item
 
     def send(self, worker: int) -> None:
         host, port = self.otlp.removeprefix("http://").split(":")
@@ -108,8 +106,6 @@ class Run:
                     continue
                 (self.latencies_pruning if self.pruning_started else self.latencies_before).append(elapsed)
                 self.items += 512
-                if self.items >= self.target_items():
-                    self.done.set()
 
     def sample(self) -> None:
         started = time.perf_counter()
@@ -118,11 +114,14 @@ class Run:
             kept = current["retention"]
             assert isinstance(kept, dict)
             data = int(kept["data_bytes"] or 0)
+            rows_kept = sum(int(str(current[k])) for k in ("spans", "logs", "metric_points", "errors"))
+            pruned = int(kept["pruned_rows"])
             with self.lock:
-                if not self.pruning_started and kept["pruned_rows"]:
+                if not self.pruning_started and pruned:
                     self.pruning_started = True
-                if self.bytes_per_item is None and data > 0.5 * self.cap and self.items:
-                    self.bytes_per_item = data / self.items
+                self.rows_kept, self.rows_pruned = rows_kept, pruned
+                if pruned and rows_kept + pruned >= self.factor * rows_kept:
+                    self.done.set()
             self.sizes.append((time.perf_counter() - started, on_disk(self.db), data))
             time.sleep(0.5)
 
@@ -172,11 +171,12 @@ def main() -> None:
     kept = final["retention"]
     assert isinstance(kept, dict)
     peak = max(size for _, size, _ in run.sizes)
-    written = run.items * (run.bytes_per_item or 0)
+    stored = run.rows_kept + run.rows_pruned
     before, during = run.latencies_before, run.latencies_pruning
     print(
-        f"cap {cap / MIB:.0f} MiB; wrote ~{written / MIB:.0f} MiB ({written / cap:.1f}x the cap, "
-        f"{run.items:,} items in {elapsed:.0f} s, {run.items / elapsed:,.0f}/s, {run.refused} refused)"
+        f"cap {cap / MIB:.0f} MiB; stored {stored:,} rows, {stored / max(1, run.rows_kept):.1f}x the "
+        f"{run.rows_kept:,} kept at the end ({run.items:,} items sent in {elapsed:.0f} s, "
+        f"{run.items / elapsed:,.0f}/s, {run.refused} refused)"
     )
     print(
         f"file + WAL: peak {peak / MIB:.0f} MiB ({peak / cap:.2f}x the cap), "

@@ -57,19 +57,19 @@ def test_idle_and_slow_connections_are_closed_and_the_ui_stays_reachable(server:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
     ui = address(server.ui_url)
+    started = time.monotonic()  # before the first socket: under load, opening 2,050 takes seconds
     idle = [socket.create_connection(ui) for _ in range(2_050)]  # past the 2,000 connection cap
     slow = socket.create_connection(address(server.otlp_http_url))
     slow.sendall(b"POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                  b"Content-Length: 1000\r\n\r\n{")  # fmt: skip
     try:
-        started = time.monotonic()
         # Over the cap, new connections still get through (the longest-idle ones make room) ...
         for _ in range(3):
             assert httpx.get(f"{server.ui_url}/health", timeout=10).status_code == 200
         assert httpx.get(f"{server.ui_url}/api/stats", timeout=10).status_code == 200
         # ... and every idle socket is closed once its headers are overdue (10 s).
         wait_until(lambda: all(closed_by_server(s) for s in idle), timeout_s=40, what="idle sockets closed")
-        assert time.monotonic() - started >= 5, "closed for the deadline, not at once"
+        assert time.monotonic() - started >= 9, "closed for their 10 s deadline, not at once"
         # The slow body gets a 408 naming the problem (each part within 15 s).
         slow.settimeout(40)
         answer = slow.recv(65536).decode(errors="replace")

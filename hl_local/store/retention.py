@@ -5,7 +5,7 @@ call): it follows the order rows were stored in, so old rows sit together at the
 table and the space they free is whole blocks, and a client with a wrong clock cannot make its
 data look old or new. One cutoff time applies to every table, so what is kept is consistent:
 
-- spans, log lines, metric points and errors older than the cutoff go (PRUNES, oldest first);
+- spans, flag evaluations, log lines, metric points and errors older than the cutoff go (PRUNES);
 - a browser session goes whole once its last activity is older: its replay chunks, custom events,
   network requests, WebSocket events, feedback, console lines and errors (SESSION_PRUNES);
 - an error group's occurrences and first/last seen are recounted from the errors left, and a group

@@ -165,17 +165,16 @@ def test_a_session_keeps_the_origin_that_first_sent_it(tmp_path: Path) -> None:
 def test_a_schema_3_file_is_migrated_when_it_opens(tmp_path: Path) -> None:
     import duckdb
 
-    from hl_local.store.schema import SCHEMA_VERSION, ddl
+    from hl_local.store.schema import SCHEMA_VERSION, ddl, drop_views_and_macros
 
     db = tmp_path / "v2.duckdb"
     server = start_server(db)
     init_session(server, "BeforeTheMigration0000000001", "http://localhost:3000")
     assert server.stop() == 0
     with duckdb.connect(str(db)) as con:  # what a schema-3 file is: no origin column, views made without it
-        for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall():
-            con.execute(f'DROP VIEW "{name}"')
+        drop_views_and_macros(con)
         con.execute("ALTER TABLE sessions DROP COLUMN origin")
-        con.execute(ddl("views.sql"))
+        con.execute(ddl("views.sql"))  # the views and macros a schema-3 file has
         con.execute("UPDATE hl_meta SET value = '3' WHERE key = 'schema_version'")
     server = start_server(db)
     try:

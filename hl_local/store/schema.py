@@ -93,8 +93,7 @@ def _check_version(con: duckdb.DuckDBPyConnection, tables: set[str], path: str) 
 def recreate_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Drop every table and view but hl_meta and create them empty (`hl-local clear`, in the caller's
     transaction)."""
-    for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall():
-        con.execute(f'DROP VIEW "{name}"')
+    drop_views_and_macros(con)
     for (name,) in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE table_name <> 'hl_meta'"
     ).fetchall():
@@ -108,8 +107,19 @@ def _migrate_from_3(con: duckdb.DuckDBPyConnection) -> None:
     """Schema 3 → 4, in one transaction: nothing else changed, so no row is rewritten."""
     con.execute("BEGIN")
     con.execute("ALTER TABLE sessions ADD COLUMN origin VARCHAR")
-    for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall():
-        con.execute(f'DROP VIEW "{name}"')
+    drop_views_and_macros(con)
     con.execute(ddl("views.sql"))
     con.execute("UPDATE hl_meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
     con.execute("COMMIT")
+
+
+def drop_views_and_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """What views.sql creates (views, then the macros they call), so it can run again."""
+    for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall():
+        con.execute(f'DROP VIEW "{name}"')
+    macros = con.execute(
+        "SELECT DISTINCT function_name, function_type FROM duckdb_functions() "
+        "WHERE NOT internal AND function_type IN ('macro', 'table_macro')"
+    ).fetchall()
+    for name, kind in macros:
+        con.execute(f'DROP MACRO {"TABLE " if kind == "table_macro" else ""}"{name}"')

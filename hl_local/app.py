@@ -16,6 +16,8 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from hl_local import __version__
 from hl_local.config import LOOPBACK_HOSTS, Settings, host_name
+from hl_local.errors import ReadOnly
+from hl_local.export import api as export_api
 from hl_local.ingest.failures import log_unexpected
 from hl_local.ingest.highlight import highlight_handlers
 from hl_local.ingest.otlp_http import otlp_http_router
@@ -41,7 +43,16 @@ async def stats(request: Request[Any, Any, Any]) -> Stats:
     writer: Writer = request.app.state.writer
     counts, kept = await store.read(lambda cur: (store.counts(), retention_info(cur, writer.retention)))
     database = str(store.path) if store.path else ":memory:"
-    return Stats(**counts, pending_rows=writer.pending_rows, database=database, retention=kept)
+    forwarder = request.app.state.get("forwarder")
+    return Stats(
+        **counts, pending_rows=writer.pending_rows, database=database, read_only=store.read_only,
+        forward=forwarder.stats() if forwarder is not None else [], retention=kept,
+    )  # fmt: skip
+
+
+def _read_only(request: Request[Any, Any, Any], exc: ReadOnly) -> Response[ErrorBody]:
+    """A change asked of a server opened with --read-only (an error group's state): 503, saying why."""
+    return Response(ErrorBody(503, str(exc), None), status_code=503)
 
 
 def _host_guard(allowed: set[str]) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
@@ -71,7 +82,7 @@ def _unexpected_failure(request: Request[Any, Any, Any], exc: Exception) -> Resp
 
 
 def create_app(store: Store, writer: Writer, settings: Settings) -> Litestar:
-    state = State({"store": store, "writer": writer, "settings": settings})
+    state = State({"store": store, "writer": writer, "settings": settings, "forwarder": None})
     return _litestar(state, {*LOOPBACK_HOSTS, settings.host.lower()})
 
 
@@ -98,11 +109,12 @@ def _litestar(state: State, allowed_hosts: set[str]) -> Litestar:
             suggest.router,
             live.live,
             retention.router,
+            export_api.router,
             *ui_handlers,
         ],
         state=state,
         before_request=_host_guard(allowed_hosts),
-        exception_handlers={HTTP_500_INTERNAL_SERVER_ERROR: _unexpected_failure},
+        exception_handlers={HTTP_500_INTERNAL_SERVER_ERROR: _unexpected_failure, ReadOnly: _read_only},
         plugins=[JsonTextSchema()],  # JSON text columns: described as the JSON they hold
         # JSON only: litestar's browsable pages load scripts from CDNs, and hl-local makes no
         # outbound connection, not even through the user's browser.

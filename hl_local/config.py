@@ -52,6 +52,9 @@ class Settings(msgspec.Struct, kw_only=True):
     allow_origin: list[str] = msgspec.field(
         default_factory=list
     )  # pages that may send (ingest CORS); none: any
+    read_only: bool = False  # open the file without ever writing to it; ingest answers 503
+    forward: list[str] = []  # OTLP/HTTP base URLs to send everything received over OTLP on to
+    forward_header: list[tuple[str, str]] = []  # (name, value) headers for every forward request
 
     @property
     def database(self) -> Path | None:

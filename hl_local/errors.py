@@ -6,8 +6,10 @@ HlLocalError                  start-up problems the CLI prints as one line (exit
 ├── DatabaseLocked            another process (usually another hl-local) holds the DuckDB file
 ├── DatabaseUnusable          the path cannot be created, opened or written
 │   └── DatabaseDamaged       the file is truncated or damaged
-└── SchemaMismatch            the file was written by an incompatible hl-local version, or a row
-                              Struct and its table disagree
+├── SchemaMismatch            the file was written by an incompatible hl-local version, or a row
+│                             Struct and its table disagree
+└── ExportError               `hl-local export` / `import` cannot do what was asked (nothing matches,
+                              the output exists, a file that is not what it should be)
 IngestError                   a request that is not stored (nothing of it is): ingest/failures.py
 │                             maps each kind to the one status OTLP/HTTP, gRPC and /public answer
 ├── DecodeError               the body is not what the endpoint takes (400 / INVALID_ARGUMENT)
@@ -17,6 +19,7 @@ IngestError                   a request that is not stored (nothing of it is): i
 ├── UnsupportedMedia          a Content-Type or Content-Encoding hl-local does not read (415)
 ├── Overloaded                the writer's queue is full: 503 / UNAVAILABLE + Retry-After, never drop
 │   └── StorageFull           the disk is full: the same answer, retried later
+├── ReadOnly                  the database was opened with --read-only: 503 / UNAVAILABLE, saying so
 └── WriteFailed               a commit failed: answered 500 and nothing of it is kept
 """
 
@@ -70,6 +73,10 @@ class SchemaMismatch(HlLocalError):
     pass
 
 
+class ExportError(HlLocalError):
+    """An export or import that cannot be done as asked; the message says what to change."""
+
+
 class IngestError(Exception):
     """A request hl-local does not store; the message says why."""
 
@@ -110,6 +117,16 @@ class StorageFull(Overloaded):
 
     def __init__(self) -> None:
         super().__init__("the disk holding hl-local's database is full; retry once space is freed")
+
+
+class ReadOnly(IngestError):
+    """The database was opened with --read-only: nothing is stored, and retrying will not help."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"hl-local opened {path} read-only (--read-only) and stores nothing; "
+            "restart it without --read-only to receive telemetry"
+        )
 
 
 class WriteFailed(IngestError):

@@ -40,8 +40,9 @@ def write(database: Path | None, instance: Instance) -> None:
         return
     path = run_file(database)
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(msgspec.json.encode(instance))
-    temporary.replace(path)
+    with contextlib.suppress(OSError):  # --read-only in a read-only directory: info finds it by port
+        temporary.write_bytes(msgspec.json.encode(instance))
+        temporary.replace(path)
 
 
 def remove(database: Path | None) -> None:

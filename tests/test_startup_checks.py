@@ -81,6 +81,7 @@ def test_a_database_in_a_read_only_directory_is_refused(tmp_path: Path) -> None:
         remount_read_only(mnt)
         line = one_error_line(run_hl_local(*free_ports("--db", str(db)), timeout_s=FAIL_WITHIN_S))
         assert str(db) in line and "cannot write in" in line and "read-only file system" in line
+        assert "--read-only opens it to look" in line
         new = one_error_line(
             run_hl_local(*free_ports("--db", str(mnt / "new.duckdb")), timeout_s=FAIL_WITHIN_S)
         )
@@ -88,3 +89,10 @@ def test_a_database_in_a_read_only_directory_is_refused(tmp_path: Path) -> None:
         info = run_hl_local("info", "--db", str(db))  # reading still works
         assert info.returncode == 0, info.stderr
         assert "logs 1" in info.stdout
+        looking = start_server(db, "--read-only")  # and serving it to look (no run file can be written)
+        try:
+            assert looking.stats()["logs"] == 1
+            refused = httpx.delete(f"{looking.ui_url}/api/data", params={"everything": "true"}, timeout=10)
+            assert refused.status_code == 503 and "--read-only" in refused.json()["detail"]
+        finally:
+            looking.stop()

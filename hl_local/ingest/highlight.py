@@ -220,6 +220,7 @@ def _error(request: HttpRequest, exc: Exception) -> Response[bytes]:
 
 async def handle(request: HttpRequest) -> Response[bytes]:
     try:
+        request.app.state.writer.check_writable()
         async with in_flight.held() as reservation:  # the body's bytes count until its rows are committed
             body = await read_request_body(request, reservation)
             with depth_bounded("the request (or the payload inside it)"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ import anyio.to_thread
 import duckdb
 
 from hl_local.errors import DatabaseDamaged, DatabaseLocked, DatabaseUnusable
-from hl_local.store.schema import ensure_schema
+from hl_local.store.schema import check_schema, ensure_schema
 
 T = TypeVar("T")
 
@@ -45,9 +46,10 @@ _SETTINGS = {"checkpoint_threshold": "256MB", "memory_limit": "1GB"}
 
 
 class Store:
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None, read_only: bool = False) -> None:
         self._con = con
         self.path = path
+        self.read_only = read_only  # nothing is ever written: no schema, no checkpoint
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._lock = threading.Lock()
@@ -65,7 +67,10 @@ class Store:
                 _check_length(con, path)
             for name, value in _SETTINGS.items():
                 con.execute(f"SET {name} = '{value}'")
-            if not read_only:
+            if read_only:
+                check_schema(con, str(path))  # never creates, never migrates
+                _spill_outside(con)
+            else:
                 ensure_schema(con, str(path or ":memory:"))
         except duckdb.IOException as exc:  # a block the file should hold is not there
             con.close()
@@ -73,7 +78,7 @@ class Store:
         except BaseException:
             con.close()
             raise
-        return cls(con, path)
+        return cls(con, path, read_only)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's own cursor (a DuckDB connection object must not be shared by threads)."""
@@ -104,10 +109,16 @@ class Store:
             for cur in self._cursors:
                 cur.close()
             self._cursors.clear()
-        if self.path is not None:
+        if self.path is not None and not self.read_only:
             with contextlib.suppress(duckdb.Error):  # the WAL is replayed on the next open
                 self._con.execute("CHECKPOINT")
         self._con.close()
+
+
+def _spill_outside(con: duckdb.DuckDBPyConnection) -> None:
+    """A read-only file's spill files go to the system's temporary folder, not to `<file>.tmp` beside it."""
+    folder = Path(tempfile.gettempdir()) / f"hl-local-{os.getpid()}.tmp"
+    con.execute(f"SET temp_directory = '{str(folder).replace(chr(39), chr(39) * 2)}'")
 
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
@@ -117,6 +128,8 @@ def _connect_file(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     """Open the file after the checks DuckDB would only fail later (or never) on."""
     if _URL_LIKE.match(str(path)):
         raise DatabaseUnusable(str(path), "hl-local keeps its data in a local file, not a remote database")
+    if read_only and not path.is_file():
+        raise DatabaseUnusable(str(path), "there is no such file, and one opened read-only is never made")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -183,7 +196,10 @@ def _check_writable(path: Path) -> None:
     access(2) reports a read-only file system even to root, for whom permission bits do not count.
     """
     if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
-        raise DatabaseUnusable(str(path), f"cannot write in {path.parent}: it is on a read-only file system")
+        looking = "; --read-only opens it to look" if path.is_file() else ""
+        raise DatabaseUnusable(
+            str(path), f"cannot write in {path.parent}: it is on a read-only file system{looking}"
+        )
     if path.exists() and not os.access(path, os.W_OK):
         raise DatabaseUnusable(str(path), "the file is not writable")
     probe = path.with_name(f".{path.name}.{os.getpid()}.probe")

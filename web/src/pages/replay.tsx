@@ -14,6 +14,7 @@ import {
   type SessionError,
   getApi,
 } from "../api";
+import { ExportLinks } from "../components/ExportLinks";
 import { Link } from "../components/Link";
 import { Tabs } from "../components/Tabs";
 import { Frames } from "../components/telemetry";
@@ -278,6 +279,7 @@ export function SessionPage({ sessionId, params }: { sessionId: string; params: 
           {shortUrl(session?.first_url)}
         </span>
         <AssetsToggle />
+        <ExportLinks session={sessionId} formats={["html", "duckdb"]} />
       </div>
       <div class="replay-body">
         <div class="stage">

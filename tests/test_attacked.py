@@ -238,6 +238,32 @@ def test_log_lists_carry_a_bounded_preview_and_one_line_gives_the_whole_body(ser
     assert httpx.get(f"{server.ui_url}/api/log-lines/not-an-id").status_code == 400
 
 
+def test_an_html_export_carries_whole_log_bodies_not_the_list_preview(server: Server) -> None:
+    """The export page has no server to ask for the rest of a line, so it holds the whole body."""
+    import re
+
+    trace_id, span_id = "5e" * 16, "5e" * 8
+    big = "".join(f"{i:07d} " for i in range(10_000))  # 80 KB
+    span = {"traceId": trace_id, "spanId": span_id, "name": "export me", "startTimeUnixNano": "1",
+            "endTimeUnixNano": "2"}  # fmt: skip
+    record = {"body": {"stringValue": big}, "traceId": trace_id, "spanId": span_id}
+    spans = {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+    logs = {"resourceLogs": [{"scopeLogs": [{"logRecords": [record]}]}]}
+    for path, body in (("/v1/traces", spans), ("/v1/logs", logs)):
+        assert httpx.post(f"{server.otlp_http_url}{path}", json=body, timeout=60).status_code == 200
+    [listed] = httpx.get(f"{server.ui_url}/api/traces/{trace_id}", timeout=30).json()["logs"]
+    assert listed["body_truncated"] is True
+    page = httpx.get(f"{server.ui_url}/api/export", params={"format": "html", "trace": trace_id}, timeout=60)
+    assert page.status_code == 200, page.text
+    packed = re.search(
+        rb'<script type="application/octet-stream" id="hl-data">([^<]*)</script>', page.content
+    )
+    assert packed is not None
+    data = json.loads(gzip.decompress(base64.b64decode(packed.group(1))))
+    [line] = data["traces"][0]["logs"]
+    assert line["body"] == big and line["body_truncated"] is False
+
+
 def test_public_answers_an_oversized_chunked_body_with_a_graphql_413(server: Server) -> None:
     before = server.stats()
 

@@ -29,6 +29,7 @@ TOPICS: dict[Topic, tuple[str, ...]] = {  # row kinds (decode/records.py KINDS) 
     "logs": ("logs",),
     "traces": ("spans",),
     "network": ("network_requests", "websocket_events"),
+    "metrics": ("metric_points",),
 }  # fmt: skip
 
 

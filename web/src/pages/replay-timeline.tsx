@@ -29,7 +29,7 @@ export function ReplayHeader({ session, actions }: { session: SessionDetail | nu
 /** The URL of the page the play head is on (recorded text: shown as text, never a link). */
 export function UrlBar({ url }: { url: string | null }) {
   return (
-    <div class="url-bar" title={url ?? ""} aria-label="Page URL at the play head">
+    <div class="url-bar" title={url ?? ""} aria-label="Page URL">
       <span class="url-lock" aria-hidden="true">
         ⌂
       </span>

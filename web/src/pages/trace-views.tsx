@@ -109,6 +109,7 @@ const PAD_L = 56;
 export function DurationScatter({ traces }: { traces: TraceRow[] }) {
   const box = useRef<HTMLDivElement>(null);
   const [width, setWidth] = useState(0);
+  const [hover, setHover] = useState<TraceRow | null>(null);
   useEffect(() => {
     const element = box.current!;
     const observer = new ResizeObserver(() => setWidth(element.clientWidth));
@@ -152,13 +153,23 @@ export function DurationScatter({ traces }: { traces: TraceRow[] }) {
               r={3.5}
               fill={colourOf(t.service_name)}
               onClick={() => navigate(`/traces/${encodeURIComponent(t.trace_id)}`)}
-            >
-              <title>
-                {`${t.root_span_name || t.trace_id} · ${duration(t.duration_ns / 1e6)} · ${dateTime(t.start_ns / 1e6)}`}
-              </title>
-            </circle>
+              onPointerEnter={() => setHover(t)}
+              onPointerLeave={() => setHover(null)}
+            />
           ))}
         </svg>
+      )}
+      {hover && (
+        <div
+          class="chart-tip"
+          role="status"
+          style={{ left: `${Math.min(width - 220, x(hover.start_ns) + 10)}px`, top: `${Math.max(0, y(hover.duration_ns) - 10)}px` }}
+        >
+          <div class="tip-label">{hover.root_span_name || hover.trace_id}</div>
+          <div class="when">
+            {duration(hover.duration_ns / 1e6)} · {hover.service_name || "–"} · {dateTime(hover.start_ns / 1e6)}
+          </div>
+        </div>
       )}
     </div>
   );

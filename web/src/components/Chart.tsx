@@ -42,6 +42,19 @@ function useWidth() {
   return { box, width };
 }
 
+const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
+  .map((s) => s * 1000);
+
+/** Round moments (every 1, 2, 5, 10, 15 or 30 s, 1, 2, 5… min, 1, 2, 3, 6, 12 h or days) in [from, to]. */
+export function timeTicks(fromMs: number, toMs: number, count: number): { at: number; step: number }[] {
+  const raw = (toMs - fromMs) / Math.max(1, count);
+  const step = TIME_STEPS.find((s) => s >= raw) ?? Math.ceil(raw / 86400e3) * 86400e3;
+  const offset = new Date(fromMs).getTimezoneOffset() * 60e3; // round in local time: 00:00, not 01:00
+  const ticks: { at: number; step: number }[] = [];
+  for (let t = Math.ceil((fromMs - offset) / step) * step + offset; t < toMs; t += step) ticks.push({ at: t, step });
+  return ticks;
+}
+
 /** A time label short enough for an axis, precise enough for the ticks' spacing: seconds when they
  * are under a minute apart, the date when the range spans days. */
 function timeLabel(ms: number, spanMs: number, stepMs: number): string {
@@ -81,8 +94,8 @@ export function TimeChart({ startNs, bucketNs, series, format, height = 220, bar
     return Math.min(buckets - 1, Math.max(0, i));
   };
   const spanMs = (buckets * bucketNs) / 1e6;
-  const xTicks = buckets ? niceTicks(0, buckets, Math.max(2, Math.floor(plotW / 110)), true).filter((i) => i < buckets) : [];
-  const stepMs = xTicks.length > 1 ? ((xTicks[1] - xTicks[0]) * bucketNs) / 1e6 : spanMs;
+  const fromMs = startNs / 1e6;
+  const xTicks = buckets ? timeTicks(fromMs, fromMs + spanMs, Math.max(2, Math.floor(plotW / 110))) : [];
   // bars of several series stand side by side within their bucket
   const barW = buckets ? Math.max(1, (plotW / buckets - 1) / Math.max(1, series.length)) : 0;
 
@@ -127,9 +140,9 @@ export function TimeChart({ startNs, bucketNs, series, format, height = 220, bar
               </text>
             </g>
           ))}
-          {xTicks.map((i) => (
-            <text key={i} class="x-tick" x={PAD.left + (i / buckets) * plotW} y={height - 6} text-anchor="middle">
-              {timeLabel((startNs + i * bucketNs) / 1e6, spanMs, stepMs)}
+          {xTicks.map(({ at, step }) => (
+            <text key={at} class="x-tick" x={PAD.left + ((at - fromMs) / spanMs) * plotW} y={height - 6} text-anchor="middle">
+              {timeLabel(at, spanMs, step)}
             </text>
           ))}
           {drag && (

@@ -66,15 +66,17 @@ async def list_metrics(
     """Metric names with a point matching `query` in [start, end), by name (at most 1,000)."""
     where, params = search_sql(search, "metrics")
     in_range, range_params = _range_sql(*time_range(start, end))
-    matched = f"SELECT * FROM metric_points WHERE ({where}) AND {in_range}"
+    matched = f"SELECT rowid AS row_id, * FROM metric_points WHERE ({where}) AND {in_range}"
     all_params = [*params, *range_params]
+    # per (name, type, service) first, then the newest point's unit and description by row id: arg_max
+    # over the text columns of every point cost twice as much (at 1M points: 580 → 310 ms)
     sql = f"""
-WITH m AS ({matched})
-SELECT metric_name, mode(metric_type), arg_max(unit, time_ns), arg_max(description, time_ns),
-       arg_max(temporality, time_ns), arg_max(is_monotonic, time_ns),
-       list(DISTINCT service_name ORDER BY service_name) FILTER (WHERE service_name <> ''),
-       count(*), min(time_ns), max(time_ns)
-FROM m GROUP BY metric_name ORDER BY metric_name LIMIT {MAX_METRICS}
+WITH g AS (SELECT metric_name, metric_type, service_name, count(*) AS n, min(time_ns) AS first_ns,
+                  max(time_ns) AS last_ns, arg_max(row_id, time_ns) AS newest FROM ({matched}) GROUP BY ALL)
+SELECT g.metric_name, g.metric_type, g.service_name, g.n, g.first_ns, g.last_ns, p.unit, p.description,
+       p.temporality, p.is_monotonic
+FROM g JOIN (SELECT rowid AS r, unit, description, temporality, is_monotonic FROM metric_points
+             WHERE rowid IN (SELECT newest FROM g)) AS p ON p.r = g.newest
 """
     # attribute keys from each distinct attribute set (they repeat: a few sets per metric, not a key
     # list per point)
@@ -90,16 +92,31 @@ GROUP BY metric_name
         _, found = execute(cur, sql, all_params)
         _, keyed = execute(cur, keys_sql, all_params)
         keys = {name: [k for k in found_keys if _KEY.fullmatch(k)] for name, found_keys in keyed}
-        items = [
-            MetricSummary(
-                name, kind, unit, description, temporality, monotonic, services or [], int(points), first,
-                last, aggregations(kind, temporality, monotonic), [*GROUP_COLUMNS, *keys.get(name, [])],
-            )
-            for name, kind, unit, description, temporality, monotonic, services, points, first, last in found
-        ]  # fmt: skip
-        return MetricList(items)
+        return MetricList([_summary(name, rows, keys.get(name, [])) for name, rows in _by_name(found)])
 
     return await store.read(read)
+
+
+def _by_name(rows: list[tuple[Any, ...]]) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    named: dict[str, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        named.setdefault(row[0], []).append(row)
+    return sorted(named.items())[:MAX_METRICS]
+
+
+def _summary(name: str, rows: list[tuple[Any, ...]], keys: list[str]) -> MetricSummary:
+    """One metric from its rows per (type, service): the type most points have; the newest's unit."""
+    points_by_type: dict[MetricType, int] = {}
+    for row in rows:
+        points_by_type[row[1]] = points_by_type.get(row[1], 0) + int(row[3])
+    kind = max(points_by_type, key=lambda t: (points_by_type[t], t))
+    *_, unit, description, temporality, monotonic = max(rows, key=lambda row: row[5])
+    services = sorted({row[2] for row in rows if row[2]})
+    return MetricSummary(
+        name, kind, unit, description, temporality, monotonic, services, sum(points_by_type.values()),
+        min(row[4] for row in rows), max(row[5] for row in rows), aggregations(kind, temporality, monotonic),
+        [*GROUP_COLUMNS, *keys],
+    )  # fmt: skip
 
 
 def _group_sql(group_by: str | None) -> tuple[str, list[Any]]:
@@ -154,18 +171,17 @@ async def metric_series(
         lo = start_ns if start_ns is not None else (first if first is not None else 0)
         hi = end_ns if end_ns is not None else (last + 1 if last is not None else lo + 1)
         width = max(1, -(-(hi - lo) // buckets))
-        groups, others = _busiest_groups(
-            cur, name, metric_type, (where, params), lo, hi, group_sql, group_params
-        )
         q = SeriesQuery(
             name, metric_type, metric_type == "sum" and bool(monotonic or temporality == 1), where, params,
-            lo, hi, width, buckets, group_sql, group_params, groups if group_by else None, chosen,
+            lo, hi, width, buckets, group_sql, group_params, chosen,
         )  # fmt: skip
         cells, points_of = compute(cur, q)
+        # the busiest groups are drawn, the others only counted
+        ranked = sorted(points_of, key=lambda g: (-points_of[g], g is None, g or ""))
+        groups, others = ranked[:MAX_GROUPS], max(0, len(ranked) - MAX_GROUPS)
         lines = [
             SeriesLine(group, [cells.get((b, group)) for b in range(buckets)], points_of.get(group, 0))
             for group in (groups if group_by else [None])
-            if group_by is None or points_of.get(group)
         ]
         return MetricSeries(
             name, metric_type, unit, description, chosen, offered, group_by or None, lo, hi, width, lines,
@@ -185,28 +201,6 @@ def _newest(cur: duckdb.DuckDBPyConnection, name: str) -> tuple[Any, ...]:
     if not found:
         raise NotFoundException(f"no metric {name!r}")
     return tuple(found[0])
-
-
-def _busiest_groups(
-    cur: duckdb.DuckDBPyConnection,
-    name: str,
-    metric_type: str,
-    search: tuple[str, list[Any]],
-    lo: int,
-    hi: int,
-    group_sql: str,
-    group_params: list[Any],
-) -> tuple[list[str | None], int]:
-    """The groups with most points in the range (at most MAX_GROUPS), and how many others there are."""
-    where, params = search
-    _, found = execute(
-        cur,
-        f"SELECT {group_sql} AS grp, count(*) AS n FROM metric_points WHERE metric_name = ? "
-        f"AND metric_type = ? AND ({where}) AND time_ns >= ? AND time_ns < ? "
-        "GROUP BY grp ORDER BY n DESC, grp NULLS LAST",
-        [*group_params, name, metric_type, *params, lo, hi],
-    )
-    return [row[0] for row in found[:MAX_GROUPS]], max(0, len(found) - MAX_GROUPS)
 
 
 router = Router(

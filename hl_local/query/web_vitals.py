@@ -39,14 +39,22 @@ _BY_NAME: Final = {t.name: t for t in THRESHOLDS}
 MAX_PAGES: Final = 200
 MAX_SESSIONS: Final = 200
 
-# One row per (vital, session, page): the session's last report there.
+# One row per (vital, session, page): the session's last report there. Points are first grouped by their
+# attribute text (a session resends the same attributes every 30 s), so the page is parsed out of a few
+# distinct attribute sets rather than out of every point (see ARCHITECTURE.md, Metrics).
 _SAMPLES = """
-SELECT metric_name AS vital, coalesce(session_id, '#' || rowid::VARCHAR) AS sample_of, session_id,
+WITH reports AS (
+  SELECT metric_name, session_id, CASE WHEN session_id IS NULL THEN rowid END AS lone, attributes,
+         arg_max(value, time_ns) AS value, max(time_ns) AS time_ns
+  FROM metric_points
+  WHERE metric_type = 'gauge' AND value IS NOT NULL AND list_contains(?, metric_name)
+    AND ({where}) AND {range}
+  GROUP BY ALL)
+SELECT metric_name AS vital, coalesce(session_id, '#' || lone::VARCHAR) AS sample_of,
+       any_value(session_id) AS session_id,
        regexp_replace(coalesce(json_extract_string(attributes, '$.group'), ''), '[?#].*$', '') AS page,
        arg_max(value, time_ns) AS value, max(time_ns) AS time_ns
-FROM metric_points
-WHERE metric_type = 'gauge' AND value IS NOT NULL AND list_contains(?, metric_name) AND ({where}) AND {range}
-GROUP BY ALL
+FROM reports GROUP BY vital, sample_of, page
 """
 
 

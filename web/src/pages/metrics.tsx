@@ -101,15 +101,15 @@ function MetricsView({ params }: { params: URLSearchParams }) {
   const [filter, setFilter] = useState("");
   const items = list.data?.items ?? [];
   const shown = filter ? items.filter((m) => m.name.toLowerCase().includes(filter.toLowerCase())) : items;
-  const chosen = params.get("metric");
-  const selected = items.find((m) => m.name === chosen) ?? items[0] ?? null;
-  if (list.error?.status === 400) return <p class="error-note">{list.error.message}</p>;
+  // a metric named in the URL is charted at once, its series fetched beside the list, not after it
+  const chosen = params.get("metric") ?? items[0]?.name ?? null;
+  const selected = items.find((m) => m.name === chosen) ?? null;
   if (list.error) return <p class="error-note">{list.error.message}</p>;
-  if (!list.data) return <p class="muted">Loading…</p>;
-  if (!items.length) return <EmptyMetrics query={query} />;
+  if (list.data && !items.length) return <EmptyMetrics query={query} />;
   return (
     <div class="split metrics-split">
       <aside class="metric-list" aria-label="Metrics">
+        {!list.data && <p class="muted">Loading…</p>}
         <input
           type="search"
           placeholder={`Filter ${items.length} metrics`}
@@ -122,7 +122,7 @@ function MetricsView({ params }: { params: URLSearchParams }) {
             <li key={m.name}>
               <Link
                 href={withParams({ metric: m.name, agg: null, group: null })}
-                class={`metric-row ${m.name === selected?.name ? "active" : ""}`}
+                class={`metric-row ${m.name === chosen ? "active" : ""}`}
                 title={m.description || m.name}
               >
                 <span class="metric-name">{m.name}</span>
@@ -136,7 +136,7 @@ function MetricsView({ params }: { params: URLSearchParams }) {
           ))}
         </ol>
       </aside>
-      {selected && <MetricPanel key={selected.name} metric={selected} params={params} />}
+      {chosen && <MetricPanel key={chosen} name={chosen} metric={selected} params={params} />}
     </div>
   );
 }
@@ -147,23 +147,25 @@ function typeLabel(m: MetricSummary): string {
   return m.metric_type;
 }
 
-function MetricPanel({ metric, params }: { metric: MetricSummary; params: URLSearchParams }) {
+/** One metric's chart. `metric` (its summary, from the list) may come after the series: the series says
+ * its own type, unit and aggregations, and the server picks the default aggregation. */
+function MetricPanel({ name, metric, params }: { name: string; metric: MetricSummary | null; params: URLSearchParams }) {
   const query = params.get("query") ?? "";
   const range = useRange(params);
-  const agg = params.get("agg") && metric.aggregations.includes(params.get("agg") as never) ? params.get("agg")! : metric.aggregations[0];
+  const asked = params.get("agg");
   const group = params.get("group") ?? "";
   const fetched = useFetched(
     (signal) =>
-      getApi(
-        "/api/metrics/series",
-        { name: metric.name, query, ...range, buckets: BUCKETS, agg, group_by: group || null },
-        signal,
-      ),
-    [metric.name, query, range, agg, group],
+      getApi("/api/metrics/series", { name, query, ...range, buckets: BUCKETS, agg: asked, group_by: group || null }, signal),
+    [name, query, range, asked, group],
     true,
   );
   useLive(["metrics"], fetched.reload, 5000);
   const data = fetched.data;
+  const agg = data?.agg ?? asked ?? metric?.aggregations[0] ?? "";
+  const aggregations = data?.aggregations ?? metric?.aggregations ?? [];
+  const unit = data?.unit ?? metric?.unit ?? "";
+  const kind = data?.metric_type ?? metric?.metric_type ?? "";
   const lines = useMemo(() => (data ? chartLines(data) : []), [data]);
   const zoom = (startNs: number, endNs: number) =>
     navigate(
@@ -173,24 +175,24 @@ function MetricPanel({ metric, params }: { metric: MetricSummary; params: URLSea
         end: new Date(Math.ceil(endNs / 1e6)).toISOString(),
       }),
     );
-  const format = (v: number) => formatValue(v, metric.unit, agg);
+  const format = (v: number) => formatValue(v, unit, agg);
   return (
-    <div class="metric-panel" aria-label={`Metric ${metric.name}`}>
+    <div class="metric-panel" aria-label={`Metric ${name}`}>
       <header class="metric-head">
         <div>
-          <h2>{metric.name}</h2>
+          <h2>{name}</h2>
           <div class="facts">
-            <span class={`type-tag t-${metric.metric_type}`}>{typeLabel(metric)}</span>
-            {metric.unit && metric.unit !== "1" && <span>unit {metric.unit}</span>}
-            {metric.description && <span>{metric.description}</span>}
-            <span title={dateTime(metric.last_ns / 1e6)}>last point {ago(metric.last_ns / 1e6)}</span>
+            {metric ? <span class={`type-tag t-${metric.metric_type}`}>{typeLabel(metric)}</span> : kind && <span class="type-tag">{kind}</span>}
+            {unit && unit !== "1" && <span>unit {unit}</span>}
+            {(data?.description || metric?.description) && <span>{data?.description || metric?.description}</span>}
+            {metric && <span title={dateTime(metric.last_ns / 1e6)}>last point {ago(metric.last_ns / 1e6)}</span>}
           </div>
         </div>
         <div class="metric-controls">
           <label>
             Show
             <select value={agg} onChange={(e) => navigate(withParams({ agg: e.currentTarget.value }), true)}>
-              {metric.aggregations.map((a) => (
+              {aggregations.map((a) => (
                 <option key={a} value={a}>
                   {AGG_LABELS[a] ?? a}
                 </option>
@@ -201,7 +203,8 @@ function MetricPanel({ metric, params }: { metric: MetricSummary; params: URLSea
             Group by
             <select value={group} onChange={(e) => navigate(withParams({ group: e.currentTarget.value || null }), true)}>
               <option value="">nothing</option>
-              {metric.group_keys.map((key) => (
+              {!metric && group && <option value={group}>{group}</option>}
+              {(metric?.group_keys ?? []).map((key) => (
                 <option key={key} value={key}>
                   {key}
                 </option>
@@ -214,7 +217,7 @@ function MetricPanel({ metric, params }: { metric: MetricSummary; params: URLSea
       {!data ? (
         <p class="muted">Loading…</p>
       ) : data.points === 0 ? (
-        <p class="empty">No points of {metric.name} in this range.</p>
+        <p class="empty">No points of {name} in this range.</p>
       ) : (
         <>
           <TimeChart
@@ -222,7 +225,7 @@ function MetricPanel({ metric, params }: { metric: MetricSummary; params: URLSea
             bucketNs={data.bucket_ns}
             series={lines}
             format={format}
-            label={`${metric.name}, ${AGG_LABELS[agg] ?? agg}, ${data.points} points`}
+            label={`${name}, ${AGG_LABELS[agg] ?? agg}, ${data.points} points`}
             onRange={zoom}
           />
           <Legend
@@ -232,7 +235,7 @@ function MetricPanel({ metric, params }: { metric: MetricSummary; params: URLSea
           <p class="muted small chart-note">
             {AGG_LABELS[agg] ?? agg} · buckets of {duration(data.bucket_ns / 1e6)} · {data.points} point
             {data.points === 1 ? "" : "s"}
-            {agg.startsWith("p") && metric.metric_type.endsWith("histogram") && " · interpolated within the histogram's buckets"}
+            {agg.startsWith("p") && kind.endsWith("histogram") && " · interpolated within the histogram's buckets"}
           </p>
         </>
       )}

@@ -149,6 +149,7 @@ import { HighlightInit } from "@highlight-run/next/client";
 
 // instrumentation.ts (the server side)
 export async function register() {
+  if (process.env.NEXT_RUNTIME !== "nodejs") return;
   const { registerHighlight } = await import("@highlight-run/next/server");
   await registerHighlight({ projectID: "1", otlpEndpoint: "${a.otlp_http_url}", serviceName: "my-next-app" });
 }`,

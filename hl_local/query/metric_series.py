@@ -3,32 +3,30 @@
 - **Gauges** (and up-down counters sent cumulative, which hold a level): `last` (the newest point of
   the bucket), `avg`, `min`, `max` of the values.
 - **Counters** (monotonic sums, and sums sent as deltas): `sum` is the increase within the bucket,
-  `rate` that per second. A delta point is its own increase; a cumulative point's increase is its
-  value minus the previous point of the same stream (same attributes, resource, scope and service),
-  or its whole value when the stream starts or was reset (another `start_ns`, or a smaller value).
-  The previous point is looked for before the range too, so the first bucket is not a spike.
+  `rate` that per second. A delta point is its own increase. A cumulative stream's (same attributes,
+  resource, scope and service) increase in a bucket is its last value there minus its last value in
+  the bucket it was seen in before, or its whole last value when the stream starts or was reset
+  (another `start_ns`, or a smaller value; a reset inside one bucket loses what came before it
+  there). The bucket before is looked for before the range too, so the first bucket is not a spike.
 - **Histograms**: `p50` … `p99` from the bucket counts, `avg` (sum / count), `count` and `rate` of the
-  observations, `min`, `max`. Cumulative points become deltas as counters do, bucket by bucket. A
+  observations, `min`, `max`. Cumulative streams become deltas between buckets as counters do. A
   percentile is found by summing the counts of every point in the bucket (per set of bounds) and
   interpolating linearly inside the histogram bucket that holds the rank, as Prometheus'
   `histogram_quantile` does; the open first and last buckets are closed by the points' `min` and
   `max` when the SDK sent them (else 0 or the first bound, and the last bound).
-- **Exponential histograms**: the same, after bringing every point to the smallest scale among them
-  (an index at scale s is index >> (s - smallest) at the smallest), in Python: SDKs send few of these.
-- **Summaries**: the quantile the SDK computed that is nearest to the one asked for, averaged over the
-  bucket's points (quantiles of different points cannot be combined exactly); `avg` and `count` from
-  their count and sum.
+- **Exponential histograms** and **summaries**: metric_sketches.py.
+
+Gauges, counters and histograms are aggregated per (stream, bucket) in SQL first (see `_per_stream`).
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
 import duckdb
-import msgspec
 
 from hl_local.query.common import execute
 from hl_local.query.metric_responses import Aggregation, MetricType
@@ -70,19 +68,6 @@ class SeriesQuery:
     agg: Aggregation
 
 
-def compute(cur: duckdb.DuckDBPyConnection, q: SeriesQuery) -> tuple[Cells, dict[str | None, int]]:
-    """(value per (bucket, group), points per group) for `q`, for every group."""
-    if q.metric_type == "gauge" or (q.metric_type == "sum" and not q.counter):
-        return _gauge(cur, q)
-    if q.metric_type == "sum":
-        return _counter(cur, q)
-    if q.metric_type == "histogram":
-        return _histogram(cur, q)
-    if q.metric_type == "exponential_histogram":
-        return _exponential(cur, q)
-    return _summary(cur, q)
-
-
 # The bucket of a point; before the range: -1 (DuckDB's // truncates toward zero: it would be 0)
 _BUCKET = "CASE WHEN time_ns < ? THEN -1 ELSE (time_ns - ?) // ? END::BIGINT"
 # A stream: the points of one series (its attributes, resource, scope and service).
@@ -104,7 +89,7 @@ def _filtered(q: SeriesQuery, *, history: bool) -> tuple[str, list[Any]]:
     return sql, [q.name, q.metric_type, *q.params, q.end_ns, *([] if history else [q.start_ns])]
 
 
-def _points(q: SeriesQuery, columns: str, *, history: bool) -> tuple[str, list[Any]]:
+def points_sql(q: SeriesQuery, columns: str, *, history: bool) -> tuple[str, list[Any]]:
     """SELECT `columns`, grp, bucket and stream of each of the query's points (for the types summed up
     in Python, point by point)."""
     source, params = _filtered(q, history=history)
@@ -125,7 +110,7 @@ def _per_stream(q: SeriesQuery, aggregates: str, *, history: bool) -> tuple[str,
     return sql, [*q.group_params, q.start_ns, q.start_ns, q.bucket_ns, *params]
 
 
-def _gauge(cur: duckdb.DuckDBPyConnection, q: SeriesQuery) -> tuple[Cells, dict[str | None, int]]:
+def gauge_series(cur: duckdb.DuckDBPyConnection, q: SeriesQuery) -> tuple[Cells, dict[str | None, int]]:
     per, params = _per_stream(
         q,
         "sum(value) AS total, count(value) AS n, arg_max(value, time_ns) AS last, max(time_ns) AS last_ns, "
@@ -147,7 +132,7 @@ def _counts(rows: Iterable[tuple[Any, ...]]) -> dict[str | None, int]:
     return dict(counts)
 
 
-def _counter(cur: duckdb.DuckDBPyConnection, q: SeriesQuery) -> tuple[Cells, dict[str | None, int]]:
+def counter_series(cur: duckdb.DuckDBPyConnection, q: SeriesQuery) -> tuple[Cells, dict[str | None, int]]:
     # A stream's increase in a bucket: its last value minus its last value in the bucket it was seen in
     # before (same start, not smaller), else its last value (it started or was reset). Deltas: their sum.
     per, params = _per_stream(
@@ -168,7 +153,7 @@ def _counter(cur: duckdb.DuckDBPyConnection, q: SeriesQuery) -> tuple[Cells, dic
     return {(b, g): v / per_s for b, g, v, _ in found if v is not None}, _counts(found)
 
 
-def _histogram(cur: duckdb.DuckDBPyConnection, q: SeriesQuery) -> tuple[Cells, dict[str | None, int]]:
+def histogram_series(cur: duckdb.DuckDBPyConnection, q: SeriesQuery) -> tuple[Cells, dict[str | None, int]]:
     source, source_params = _filtered(q, history=True)
     (width,) = cur.execute(
         f"SELECT max(len(bucket_counts)) FILTER (WHERE temporality <> 2) {source}", source_params
@@ -258,7 +243,7 @@ class _HistogramCell:
         )
         self.n += n
         self.s += s
-        self.low, self.high = _widen((self.low, self.high), low, high)
+        self.low, self.high = widen((self.low, self.high), low, high)
 
     def value(self, q: SeriesQuery) -> float | None:
         if q.agg in PERCENTILES:
@@ -268,10 +253,10 @@ class _HistogramCell:
                 for r in _explicit_ranges(bounds, dict(enumerate(counts, 1)), self.low, self.high)
             ]
             return quantile(ranges, PERCENTILES[q.agg])
-        return _moments(q, [self.n, self.s, self.low, self.high, None])
+        return moments(q, [self.n, self.s, self.low, self.high, None])
 
 
-def _moments(q: SeriesQuery, rest: list[Any]) -> float | None:
+def moments(q: SeriesQuery, rest: list[Any]) -> float | None:
     """count, rate, avg, min or max of a bucket's histogram points: (count, sum, min, max, points)."""
     n, s, low, high, _ = rest
     match q.agg:
@@ -288,7 +273,7 @@ def _moments(q: SeriesQuery, rest: list[Any]) -> float | None:
     return None
 
 
-def _widen(
+def widen(
     known: tuple[float | None, float | None] | None, low: float | None, high: float | None
 ) -> tuple[float | None, float | None]:
     if known is None:
@@ -335,135 +320,3 @@ def quantile(ranges: list[Range], q: float) -> float | None:
             return lower + (upper - lower) * max(0.0, rank - seen) / n
         seen += n
     return ranges[-1][1]
-
-
-# ---------------------------------------------------------------- exponential histograms and summaries
-
-
-class _Quantile(msgspec.Struct):
-    quantile: float
-    value: float
-
-
-_quantiles = msgspec.json.Decoder(list[_Quantile])
-
-
-def _exponential(cur: duckdb.DuckDBPyConnection, q: SeriesQuery) -> tuple[Cells, dict[str | None, int]]:
-    columns = (
-        "time_ns, start_ns, temporality, count, sum, min, max, exp_scale, exp_zero_count, "
-        "exp_positive_offset, exp_positive_counts, exp_negative_offset, exp_negative_counts"
-    )
-    points, params = _points(q, columns, history=True)
-    _, found = execute(cur, f"{points} ORDER BY stream, time_ns", params)
-    scales = [row[7] for row in found if row[7] is not None]
-    scale = min(scales, default=0)
-    previous: dict[int, tuple[int, int, Counter[tuple[int, int]]]] = {}  # stream → (start, count, buckets)
-    cells: dict[tuple[int, str | None], Counter[tuple[int, int]]] = defaultdict(Counter)
-    moments: dict[tuple[int, str | None], list[float]] = defaultdict(lambda: [0.0, 0.0])
-    extremes: dict[tuple[int, str | None], tuple[float | None, float | None]] = {}
-    points_of: dict[str | None, int] = defaultdict(int)
-    for _, start, temporality, count, total, low, high, *shape, grp, bucket, stream in found:
-        buckets = _exp_buckets(scale, *shape)
-        n, sum_ = count or 0, total or 0.0
-        prev = previous.get(stream)
-        previous[stream] = (start, count or 0, buckets)
-        if temporality == 2 and prev is not None and prev[0] == start and (count or 0) >= prev[1]:
-            buckets = buckets - prev[2]
-            n -= prev[1]
-        if bucket < 0:
-            continue
-        cell = (bucket, grp)
-        cells[cell].update(buckets)
-        moments[cell][0] += n
-        moments[cell][1] += sum_
-        extremes[cell] = _widen(extremes.get(cell), low, high)
-        points_of[grp] += 1
-    out: Cells = {}
-    base = 2.0 ** (2.0**-scale)
-    for cell, buckets in cells.items():
-        if q.agg in PERCENTILES:
-            low, high = extremes[cell]
-            value = quantile(_exp_ranges(base, buckets, low, high), PERCENTILES[q.agg])
-        else:
-            n, total = moments[cell]
-            value = {"count": n, "rate": n / (q.bucket_ns / 1e9), "avg": total / n if n else None}.get(q.agg)
-            if q.agg in ("min", "max"):
-                value = extremes[cell][0 if q.agg == "min" else 1]
-        if value is not None:
-            out[cell] = float(value)
-    return out, dict(points_of)
-
-
-def _exp_buckets(to_scale: int, *shape: Any) -> Counter[tuple[int, int]]:
-    """(sign, index at `to_scale`) → count of a point (scale, zero count, positive offset and counts,
-    negative offset and counts); sign 0 is the zero bucket."""
-    scale, zero, p_off, p_counts, n_off, n_counts = shape
-    shift = (scale or 0) - to_scale
-    out: Counter[tuple[int, int]] = Counter()
-    if zero:
-        out[(0, 0)] += zero
-    for sign, offset, counts in ((1, p_off or 0, p_counts or []), (-1, n_off or 0, n_counts or [])):
-        for i, n in enumerate(counts):
-            if n:
-                out[(sign, (offset + i) >> shift)] += n
-    return out
-
-
-def _exp_ranges(
-    base: float, buckets: Counter[tuple[int, int]], low: float | None, high: float | None
-) -> list[Range]:
-    ranges: list[Range] = []
-    for (sign, index), n in buckets.items():
-        if n <= 0:
-            continue
-        if sign == 0:
-            ranges.append((0.0, 0.0, n))
-            continue
-        lower, upper = base**index, base ** (index + 1)
-        if sign < 0:
-            lower, upper = -upper, -lower
-        if low is not None:
-            lower = max(lower, min(low, upper))
-        if high is not None:
-            upper = min(upper, max(high, lower))
-        ranges.append((lower, upper, n))
-    return ranges
-
-
-def _summary(cur: duckdb.DuckDBPyConnection, q: SeriesQuery) -> tuple[Cells, dict[str | None, int]]:
-    points, params = _points(q, "time_ns, start_ns, temporality, count, sum, quantiles", history=True)
-    _, found = execute(cur, f"{points} ORDER BY stream, time_ns", params)
-    wanted = PERCENTILES.get(q.agg)
-    values: dict[tuple[int, str | None], list[float]] = defaultdict(list)
-    moments: dict[tuple[int, str | None], list[float]] = defaultdict(lambda: [0.0, 0.0])
-    previous: dict[int, tuple[int, int, float]] = {}
-    points_of: dict[str | None, int] = defaultdict(int)
-    for _time, start, temporality, count, total, text, grp, bucket, stream in found:
-        n, s = count or 0, total or 0.0
-        prev = previous.get(stream)
-        previous[stream] = (start, n, s)
-        if temporality != 1 and prev is not None and prev[0] == start and n >= prev[1]:
-            n, s = n - prev[1], s - prev[2]  # summaries' count and sum are cumulative
-        if bucket < 0:
-            continue
-        cell = (bucket, grp)
-        points_of[grp] += 1
-        moments[cell][0] += n
-        moments[cell][1] += s
-        if wanted is not None and text:
-            try:
-                found_q = _quantiles.decode(text)
-            except msgspec.DecodeError:
-                continue
-            if found_q:
-                values[cell].append(min(found_q, key=lambda x: abs(x.quantile - wanted)).value)
-    out: Cells = {}
-    if wanted is not None:
-        out = {cell: sum(v) / len(v) for cell, v in values.items() if v}
-    else:
-        for cell, (n, s) in moments.items():
-            if q.agg == "count":
-                out[cell] = n
-            elif n:
-                out[cell] = s / n
-    return out, dict(points_of)

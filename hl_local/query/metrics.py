@@ -30,7 +30,15 @@ from hl_local.query.metric_responses import (
     MetricType,
     SeriesLine,
 )
-from hl_local.query.metric_series import SeriesQuery, aggregations, compute
+from hl_local.query.metric_series import (
+    Cells,
+    SeriesQuery,
+    aggregations,
+    counter_series,
+    gauge_series,
+    histogram_series,
+)
+from hl_local.query.metric_sketches import exponential_series, summary_series
 from hl_local.query.web_vitals import web_vitals, web_vitals_sessions
 from hl_local.store.db import Store
 
@@ -117,6 +125,19 @@ def _summary(name: str, rows: list[tuple[Any, ...]], keys: list[str]) -> MetricS
         min(row[4] for row in rows), max(row[5] for row in rows), aggregations(kind, temporality, monotonic),
         [*GROUP_COLUMNS, *keys],
     )  # fmt: skip
+
+
+def compute(cur: duckdb.DuckDBPyConnection, q: SeriesQuery) -> tuple[Cells, dict[str | None, int]]:
+    """(value per (bucket, group), points per group) of `q`'s metric, by what its type means."""
+    if q.metric_type == "gauge" or (q.metric_type == "sum" and not q.counter):
+        return gauge_series(cur, q)  # gauges, and sums that hold a level
+    if q.metric_type == "sum":
+        return counter_series(cur, q)
+    if q.metric_type == "histogram":
+        return histogram_series(cur, q)
+    if q.metric_type == "exponential_histogram":
+        return exponential_series(cur, q)
+    return summary_series(cur, q)
 
 
 def _group_sql(group_by: str | None) -> tuple[str, list[Any]]:

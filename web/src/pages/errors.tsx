@@ -13,7 +13,7 @@ import {
   getApi,
   patchJson,
 } from "../api";
-import { TimeChart } from "../components/Chart";
+import { Legend, TimeChart } from "../components/Chart";
 import { Link } from "../components/Link";
 import { ListStatus, ListToolbar } from "../components/ListPage";
 import { VirtualList } from "../components/VirtualList";
@@ -416,6 +416,10 @@ function GroupChart({ groupId, params }: { groupId: string; params: URLSearchPar
         end: new Date(Math.ceil(endNs / 1e6)).toISOString(),
       }),
     );
+  const series = [
+    { label: "occurrences", values: chart.counts, colour: "#d24d74" },
+    { label: "sessions hit", values: chart.sessions, colour: "#4f7fe8" },
+  ];
   return (
     <div class="group-chart">
       <div class="chart-title">
@@ -425,10 +429,7 @@ function GroupChart({ groupId, params }: { groupId: string; params: URLSearchPar
       <TimeChart
         startNs={chart.start_ns}
         bucketNs={chart.bucket_ns}
-        series={[
-          { label: "occurrences", values: chart.counts, colour: "#d24d74" },
-          { label: "sessions", values: chart.sessions, colour: "#4f7fe8" },
-        ]}
+        series={series}
         bars
         whole
         height={140}
@@ -436,6 +437,7 @@ function GroupChart({ groupId, params }: { groupId: string; params: URLSearchPar
         label={`Occurrences over time, ${chart.counts.reduce((a, n) => a + n, 0)} in all`}
         onRange={zoom}
       />
+      <Legend series={series} />
     </div>
   );
 }

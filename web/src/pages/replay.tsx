@@ -213,7 +213,9 @@ export function SessionPage({ sessionId, params }: { sessionId: string; params: 
   const player = usePlayer(first, added, initial);
   const start = first?.length ? first[0].timestamp : (parts?.session.first_event_ms ?? 0);
   const lastEvent = added.length ? added[added.length - 1] : first?.[first.length - 1];
-  const total = lastEvent ? lastEvent.timestamp - start : 0;
+  // until the events arrive, the session's own bounds: rows then say "after the recording" only when it is so
+  const recorded = parts?.session.last_event_ms != null ? parts.session.last_event_ms - start : 0;
+  const total = lastEvent ? lastEvent.timestamp - start : Math.max(0, recorded);
   const seek = (offset: number) => player.seek(offset, total);
   // a moment asked for past the end (a link made while the session was longer, or by hand) is the end
   const now = lastEvent ? Math.min(player.now, total) : player.now;

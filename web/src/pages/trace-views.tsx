@@ -51,7 +51,7 @@ export function Minimap({ nodes, trace, win, onWindow, selectedId }: {
     g.clearRect(0, 0, width, MINIMAP_H);
     const total = Math.max(1, trace.duration_ns);
     const accent = getComputedStyle(c).getPropertyValue("--accent").trim() || "#5b4fd6"; // the selected span
-    const rowH = Math.max(0.5, Math.min(3, (MINIMAP_H - 2) / Math.max(1, nodes.length)));
+    const rowH = Math.max(0.5, Math.min(6, (MINIMAP_H - 2) / Math.max(1, nodes.length))); // a few spans stay visible
     nodes.forEach(({ span }, i) => {
       const x = ((span.start_ns - trace.start_ns) / total) * width;
       const w = Math.max(1, (span.duration_ns / total) * width);

@@ -275,7 +275,9 @@ const VITAL_NAMES: Record<string, string> = {
   FCP: "First Contentful Paint",
   TTFB: "Time to First Byte",
 };
-const vitalValue = (vital: string, value: number) => (vital === "CLS" ? value.toFixed(3) : duration(value));
+// two decimals of a second: a 2.52 s LCP must not read "2.5 s" next to the 2.5 s threshold it failed
+const vitalValue = (vital: string, value: number) =>
+  vital === "CLS" ? value.toFixed(3) : value >= 1000 && value < 10_000 ? `${(value / 1000).toFixed(2)} s` : duration(value);
 
 function VitalsView({ params }: { params: URLSearchParams }) {
   const query = params.get("query") ?? "";

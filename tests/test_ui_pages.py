@@ -156,6 +156,7 @@ def test_question_mark_lists_the_shortcuts(ui: Ui) -> None:
     dialog = ui.page.get_by_role("dialog", name="Keyboard shortcuts")
     dialog.wait_for()
     assert "play / pause" in dialog.inner_text() and "zoom in / out" in dialog.inner_text()
+    shoot(ui.page, "shortcuts")
     ui.page.keyboard.press("Escape")
     dialog.wait_for(state="detached")
 
@@ -386,7 +387,9 @@ def test_the_metrics_page_draws_a_real_sdks_counter_histogram_and_gauge(ui: Ui, 
         ui.go(f"/metrics?metric={name}")
         panel = page.get_by_label(f"Metric {name}")
         panel.wait_for()
-        assert panel.get_by_label("Show").input_value() == shown.split()[0]
+        show = panel.get_by_label("Show")  # chosen once the metric's type is known
+        wanted = shown.split()[0]
+        poll(page, lambda s=show, w=wanted: s.input_value() == w, f"{name}: {shown} by default")
         poll(page, lambda: _chart_points(page) >= 1, f"the {name} chart")
     assert ui.problems == [], ui.problems
 

@@ -55,6 +55,7 @@ CLIENT_ROUTES = [
     "/logs",
     "/traces",
     "/traces/{trace_id:str}",
+    "/metrics",
 ]
 
 

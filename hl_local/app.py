@@ -21,7 +21,7 @@ from hl_local.export import api as export_api
 from hl_local.ingest.failures import log_unexpected
 from hl_local.ingest.highlight import highlight_handlers
 from hl_local.ingest.otlp_http import otlp_http_router
-from hl_local.query import live, logs, retention, sessions, suggest, traces
+from hl_local.query import error_insights, live, logs, metrics, overview, retention, sessions, suggest, traces
 from hl_local.query.common import API_ERRORS, answers
 from hl_local.query.errors import error_groups_router
 from hl_local.query.responses import ErrorBody, Health, Stats
@@ -103,10 +103,13 @@ def _litestar(state: State, allowed_hosts: set[str]) -> Litestar:
             otlp_http_router,
             *highlight_handlers,
             error_groups_router,
+            error_insights.router,
             logs.router,
             traces.router,
             sessions.router,
             suggest.router,
+            metrics.router,
+            overview.router,
             live.live,
             retention.router,
             export_api.router,

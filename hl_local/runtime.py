@@ -28,6 +28,7 @@ from hl_local.config import Settings
 from hl_local.connections import BoundedHttpProtocol, raise_file_limit
 from hl_local.errors import AlreadyRunning, PortInUse
 from hl_local.ingest.otlp_grpc import start_grpc_server
+from hl_local.query.overview import Addresses
 from hl_local.store.db import Store
 from hl_local.store.retention import Limits
 from hl_local.store.writer import Writer
@@ -124,6 +125,11 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
         gc.collect()
         gc.freeze()
         ui_url = _url(settings.host, _port(ui))
+        otlp_http_url = _url(settings.host, _port(sockets[-1]))
+        # the first-run page's snippets name the ports really bound (port 0 picks one)
+        app.state.addresses = Addresses(
+            ui_url, otlp_http_url, _url(settings.host, grpc_port), f"{ui_url}/public"
+        )
         lines = [
             f"hl-local UI and API    {ui_url}",
             f"OTLP/HTTP              {_url(settings.host, _port(sockets[-1]))}/v1/traces (logs, metrics)",

@@ -61,6 +61,7 @@ CLIENT_ROUTES = [
     "/logs",
     "/traces",
     "/traces/{trace_id:str}",
+    "/metrics",
 ]
 
 

@@ -123,10 +123,13 @@ def parsed(text: str | None) -> Any:
         return text
 
 
+# error_count: what the session's Errors tab lists (its own errors and those linked through its traces),
+# not the pushes' own count (copies of one capture repeat its errors' ids, which are stored once)
 LIST_KEYS = (
     "session_id, identifier, user_object, started_ns, last_activity_ns, duration_ms, active_ms, page_count, "
-    "error_count, console_error_count, click_count, has_rage_clicks, first_url, environment, service_name, "
-    "sdk_version, user_agent, is_initialized"
+    "(SELECT count(*) FROM linked_errors AS e WHERE e.linked_session_id = session_summaries.session_id) "
+    "AS error_count, console_error_count, click_count, has_rage_clicks, first_url, environment, "
+    "service_name, sdk_version, user_agent, is_initialized"
 )
 
 

@@ -30,6 +30,7 @@ TOPICS: dict[Topic, tuple[str, ...]] = {  # row kinds (decode/records.py KINDS) 
     "traces": ("spans",),
     # spans: a LaunchDarkly session's requests are its browser request spans
     "network": ("network_requests", "websocket_events", "spans"),
+    "metrics": ("metric_points",),
 }  # fmt: skip
 
 

@@ -333,6 +333,53 @@ class ErrorDetail(Occurrence):
     logs_around: list[LogLine]
 
 
+class ErrorGroupChart(msgspec.Struct):
+    """A group's occurrences over [start_ns, end_ns) in equal buckets, and the sessions they touched."""
+
+    group_id: str
+    start_ns: int
+    end_ns: int
+    bucket_ns: int
+    counts: list[int]
+    sessions: list[int]  # distinct sessions per bucket (own or through the error's trace)
+
+
+class FacetValue(msgspec.Struct):
+    value: str | None  # null: the occurrences that do not say
+    count: int
+
+
+class Facet(msgspec.Struct):
+    key: str  # service, environment, version, browser, os, url
+    label: str
+    values: list[FacetValue]  # the most frequent first (at most 8)
+    other: int  # occurrences with a value not listed
+
+
+class ErrorGroupFacets(msgspec.Struct):
+    group_id: str
+    occurrences: int  # in the range
+    facets: list[Facet]
+
+
+class AffectedSession(msgspec.Struct):
+    session_id: str
+    identifier: str | None
+    environment: str | None
+    user_agent: str | None
+    started_ns: int | None  # null: the session is named by telemetry but was never recorded
+    occurrences: int  # of this group, in the session
+    first_error_id: str
+    first_error_ns: int
+    last_error_ns: int
+    offset_ms: int | None  # the first occurrence's moment in the replay
+
+
+class AffectedSessions(msgspec.Struct):
+    group_id: str
+    items: list[AffectedSession]  # the most recently affected first
+
+
 class StateChange(msgspec.Struct, forbid_unknown_fields=True):
     state: State
 
@@ -369,7 +416,7 @@ class ValueSuggestions(msgspec.Struct):
     values: list[ValueSuggestion]
 
 
-Topic = Literal["sessions", "errors", "logs", "traces", "network"]
+Topic = Literal["sessions", "errors", "logs", "traces", "network", "metrics"]
 
 
 class LiveChange(msgspec.Struct):

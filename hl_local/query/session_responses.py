@@ -18,7 +18,7 @@ class SessionRow(msgspec.Struct):
     duration_ms: int
     active_ms: int
     page_count: int
-    error_count: int
+    error_count: int  # as its Errors tab lists them: its own, and the backend errors of its traces
     console_error_count: int
     click_count: int
     has_rage_clicks: bool

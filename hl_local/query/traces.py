@@ -7,7 +7,7 @@ are over all of its spans.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 from litestar import Request, Router, get
@@ -16,6 +16,7 @@ from litestar.exceptions import NotFoundException
 from hl_local.query.common import (
     API_ERRORS,
     Query,
+    after_key,
     answers,
     fetch,
     link_sessions,
@@ -86,20 +87,24 @@ async def list_traces(
     end: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
+    sort: Literal["start", "duration"] = "start",
 ) -> TracePage:
-    """Traces with a span matching `query` that started in [start, end], newest (trace start) first."""
+    """Traces with a span matching `query` that started in [start, end], newest (trace start) first, or
+    with `sort=duration` the longest first."""
     q = listing("traces", search, start, end, limit, cursor, (("start_ns", int), ("trace_id", str)))
+    order = "start_ns" if sort == "start" else "duration_ns"
+    after_sql, after_params = after_key((order, "trace_id"), q.after)
     sql = f"""
 WITH matched AS (SELECT DISTINCT trace_id FROM listed_spans WHERE ({q.where}) AND {q.range_sql}),
 summary AS ({_TRACE_SUMMARY} WHERE s.trace_id IN (SELECT trace_id FROM matched) GROUP BY s.trace_id),
-paged AS (SELECT * FROM summary WHERE {q.after_sql} ORDER BY start_ns DESC, trace_id DESC LIMIT ?)
+paged AS (SELECT * FROM summary WHERE {after_sql} ORDER BY {order} DESC, trace_id DESC LIMIT ?)
 SELECT p.trace_id, p.root_span_id, p.root_span_name, p.service_name, p.start_ns, p.duration_ns, p.span_count,
        p.has_error_spans OR EXISTS (SELECT 1 FROM errors AS e WHERE e.trace_id = p.trace_id) AS has_errors,
        NULL::VARCHAR AS session_id
 FROM paged AS p
-ORDER BY p.start_ns DESC, p.trace_id DESC
+ORDER BY p.{order} DESC, p.trace_id DESC
 """
-    all_params = [*q.params, *q.range_params, *q.after_params, q.size + 1]
+    all_params = [*q.params, *q.range_params, *after_params, q.size + 1]
     store: Store = request.app.state.store
 
     def read(cur: duckdb.DuckDBPyConnection) -> list[TraceRow]:
@@ -112,6 +117,8 @@ ORDER BY p.start_ns DESC, p.trace_id DESC
         return found
 
     traces = await store.read(read)
+    if sort == "duration":
+        return TracePage(*page(traces, q.size, lambda row: (row.duration_ns, row.trace_id)))
     return TracePage(*page(traces, q.size, lambda row: (row.start_ns, row.trace_id)))
 
 

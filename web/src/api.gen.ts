@@ -2,6 +2,31 @@
 // Do not edit: change the response Structs (hl_local/query/responses.py) and run
 // `.venv/bin/python tools/api_types.py`; tests/test_api_types.py checks that this file is current.
 
+export interface Addresses {
+  ui_url: string;
+  otlp_http_url: string;
+  otlp_grpc_url: string;
+  backend_url: string;
+}
+
+export interface AffectedSession {
+  session_id: string;
+  identifier: string | null;
+  environment: string | null;
+  user_agent: string | null;
+  started_ns: number | null;
+  occurrences: number;
+  first_error_id: string;
+  first_error_ns: number;
+  last_error_ns: number;
+  offset_ms: number | null;
+}
+
+export interface AffectedSessions {
+  group_id: string;
+  items: AffectedSession[];
+}
+
 export interface ClickMarker {
   time_ms: number;
   label: string;
@@ -70,6 +95,15 @@ export interface ErrorGroup {
   sparkline: number[];
 }
 
+export interface ErrorGroupChart {
+  group_id: string;
+  start_ns: number;
+  end_ns: number;
+  bucket_ns: number;
+  counts: number[];
+  sessions: number[];
+}
+
 export interface ErrorGroupDetail {
   group_id: string;
   title: string;
@@ -86,6 +120,12 @@ export interface ErrorGroupDetail {
   affected_sessions: number;
   occurrences_latest: Occurrence[];
   next_cursor: string | null;
+}
+
+export interface ErrorGroupFacets {
+  group_id: string;
+  occurrences: number;
+  facets: Facet[];
 }
 
 export interface ErrorGroupPage {
@@ -119,6 +159,18 @@ export interface EventDetail {
   payload: unknown;
   selector: string | null;
   text: string | null;
+}
+
+export interface Facet {
+  key: string;
+  label: string;
+  values: FacetValue[];
+  other: number;
+}
+
+export interface FacetValue {
+  value: string | null;
+  count: number;
 }
 
 export interface Feedback {
@@ -174,6 +226,17 @@ export interface Frame {
   source: string | null;
 }
 
+export interface GroupBrief {
+  group_id: string;
+  title: string;
+  type: string;
+  source: string;
+  service_name: string | null;
+  occurrences: number;
+  last_seen_ns: number;
+  state: "open" | "resolved" | "ignored";
+}
+
 export interface Health {
   status: "ok";
   version: string;
@@ -208,12 +271,20 @@ export interface KeySuggestion {
 }
 
 export interface KeySuggestions {
-  signal: "logs" | "traces" | "errors" | "sessions";
+  signal: "logs" | "traces" | "errors" | "sessions" | "metrics";
   keys: KeySuggestion[];
 }
 
+export interface LastReceived {
+  sessions: number | null;
+  errors: number | null;
+  logs: number | null;
+  traces: number | null;
+  metrics: number | null;
+}
+
 export interface LiveChange {
-  topics: ("sessions" | "errors" | "logs" | "traces" | "network")[];
+  topics: ("sessions" | "errors" | "logs" | "traces" | "network" | "metrics")[];
 }
 
 export interface LogLine {
@@ -248,6 +319,41 @@ export interface LogLine {
 export interface LogPage {
   items: LogLine[];
   next_cursor: string | null;
+}
+
+export interface MetricList {
+  items: MetricSummary[];
+}
+
+export interface MetricSeries {
+  name: string;
+  metric_type: "gauge" | "sum" | "histogram" | "exponential_histogram" | "summary";
+  unit: string;
+  description: string;
+  agg: "sum" | "rate" | "last" | "avg" | "min" | "max" | "count" | "p50" | "p75" | "p90" | "p95" | "p99";
+  aggregations: ("sum" | "rate" | "last" | "avg" | "min" | "max" | "count" | "p50" | "p75" | "p90" | "p95" | "p99")[];
+  group_by: string | null;
+  start_ns: number;
+  end_ns: number;
+  bucket_ns: number;
+  series: SeriesLine[];
+  other_groups: number;
+  points: number;
+}
+
+export interface MetricSummary {
+  name: string;
+  metric_type: "gauge" | "sum" | "histogram" | "exponential_histogram" | "summary";
+  unit: string;
+  description: string;
+  temporality: number | null;
+  is_monotonic: boolean | null;
+  services: string[];
+  points: number;
+  first_ns: number;
+  last_ns: number;
+  aggregations: ("sum" | "rate" | "last" | "avg" | "min" | "max" | "count" | "p50" | "p75" | "p90" | "p95" | "p99")[];
+  group_keys: string[];
 }
 
 export interface NavigateMarker {
@@ -309,6 +415,20 @@ export interface Occurrence {
   session_id: string | null;
 }
 
+export interface Overview {
+  empty: boolean;
+  counts: SignalCounts;
+  last_received: LastReceived;
+  newest_errors: GroupBrief[];
+  addresses: Addresses | null;
+}
+
+export interface PageVitals {
+  page: string;
+  sessions: number;
+  vitals: Record<string, VitalFigure>;
+}
+
 export interface ParameterProblem {
   message: string;
   key?: string | null;
@@ -344,6 +464,12 @@ export interface RrwebEvent {
 export interface SearchErrorAt {
   position: number;
   expected: string;
+}
+
+export interface SeriesLine {
+  group: string | null;
+  values: (number | null)[];
+  points: number;
 }
 
 export interface SessionDetail {
@@ -440,6 +566,15 @@ export interface SessionRow {
   user_agent: string | null;
   is_initialized: boolean;
   live: boolean;
+}
+
+export interface SignalCounts {
+  sessions: number;
+  errors: number;
+  error_groups: number;
+  logs: number;
+  spans: number;
+  metric_points: number;
 }
 
 export interface Span {
@@ -583,20 +718,62 @@ export interface ValueSuggestion {
 }
 
 export interface ValueSuggestions {
-  signal: "logs" | "traces" | "errors" | "sessions";
+  signal: "logs" | "traces" | "errors" | "sessions" | "metrics";
   key: string;
   kind: "reserved" | "attribute";
   values: ValueSuggestion[];
+}
+
+export interface VitalFigure {
+  p75: number;
+  samples: number;
+  rating: "good" | "needs-improvement" | "poor";
+}
+
+export interface VitalSession {
+  session_id: string;
+  page: string;
+  value: number;
+  rating: "good" | "needs-improvement" | "poor";
+  time_ns: number;
+  offset_ms: number | null;
+}
+
+export interface VitalSessions {
+  vital: string;
+  page: string | null;
+  items: VitalSession[];
+}
+
+export interface VitalThreshold {
+  name: string;
+  unit: string;
+  good: number;
+  poor: number;
+}
+
+export interface WebVitals {
+  thresholds: VitalThreshold[];
+  overall: Record<string, VitalFigure>;
+  pages: PageVitals[];
 }
 
 /** What each GET under /api answers (200), by path as the OpenAPI document writes it. */
 export interface ApiGet {
   "/api/error-groups": ErrorGroupPage;
   "/api/error-groups/{group_id}": ErrorGroupDetail;
+  "/api/error-groups/{group_id}/chart": ErrorGroupChart;
+  "/api/error-groups/{group_id}/facets": ErrorGroupFacets;
+  "/api/error-groups/{group_id}/sessions": AffectedSessions;
   "/api/errors/{error_id}": ErrorDetail;
   "/api/log-lines/{line_id}": LogLine;
   "/api/logs": LogPage;
   "/api/logs/histogram": Histogram;
+  "/api/metrics": MetricList;
+  "/api/metrics/series": MetricSeries;
+  "/api/metrics/web-vitals": WebVitals;
+  "/api/metrics/web-vitals/sessions": VitalSessions;
+  "/api/overview": Overview;
   "/api/sessions": SessionPage;
   "/api/sessions/{session_id}": SessionDetail;
   "/api/sessions/{session_id}/console": ConsoleLines;

@@ -19,8 +19,10 @@ import {
   LEVELS,
   LevelTag,
   SessionLink,
+  addFilter,
   firstLine,
   levelOf,
+  logTarget,
   sessionOf,
   traceHref,
 } from "../components/telemetry";
@@ -106,7 +108,7 @@ export function LogsPage({ params }: { params: URLSearchParams }) {
             />
           )}
         </div>
-        {selected && <LogDetail log={selected} onClose={() => setSelected(null)} />}
+        {selected && <LogDetail log={selected} query={query} onClose={() => setSelected(null)} />}
       </div>
       <ListStatus list={list} noun="line">
         {live ? " · live" : " · paused"}
@@ -174,7 +176,9 @@ function formatBytes(n: number): string {
   return `${n} bytes`;
 }
 
-function LogDetail({ log, onClose }: { log: LogLine; onClose: () => void }) {
+function LogDetail({ log, query, onClose }: { log: LogLine; query: string; onClose: () => void }) {
+  // an attribute's value clicked: this search narrowed to lines that have it
+  const filter = (key: string, value: string) => withParams({ query: addFilter(query, key, value), cursor: null });
   const close = useRef<HTMLButtonElement>(null);
   useEffect(() => close.current?.focus(), [log]);
   const about: [string, unknown][] = [
@@ -195,7 +199,7 @@ function LogDetail({ log, onClose }: { log: LogLine; onClose: () => void }) {
         <LevelTag level={log.level} />
         <div class="links">
           {log.trace_id && <Link href={traceHref(log.trace_id, log.span_id)}>Trace</Link>}
-          <SessionLink sessionId={sessionOf(log)} atNs={log.time_ns} />
+          <SessionLink sessionId={sessionOf(log)} atNs={log.time_ns} target={logTarget(log)} />
         </div>
         <button type="button" ref={close} class="close" aria-label="Close" title="Close (Esc)" onClick={onClose}>
           ×
@@ -204,7 +208,7 @@ function LogDetail({ log, onClose }: { log: LogLine; onClose: () => void }) {
       <div class="side-body">
         <LogBody log={log} />
         <h4>Attributes</h4>
-        <Attributes values={log.attributes} />
+        <Attributes values={log.attributes} filter={filter} />
         {log.frames && log.frames.length > 0 && (
           <>
             <h4>Stack</h4>
@@ -223,7 +227,7 @@ function LogDetail({ log, onClose }: { log: LogLine; onClose: () => void }) {
             ))}
         </dl>
         <h4>Resource</h4>
-        <Attributes values={log.resource_attributes} />
+        <Attributes values={log.resource_attributes} filter={filter} />
       </div>
     </aside>
   );

@@ -21,6 +21,7 @@ from hl_local.query.common import API_ERRORS, answers
 from hl_local.query.errors import error_groups_router
 from hl_local.query.responses import Health, Stats
 from hl_local.query.structs import JsonTextSchema
+from hl_local.query.wait import wait_for
 from hl_local.store.db import Store
 from hl_local.store.writer import Writer
 from hl_local.ui import ui_handlers
@@ -82,6 +83,7 @@ def _litestar(state: State, allowed_hosts: set[str]) -> Litestar:
             sessions.router,
             suggest.router,
             live.live,
+            wait_for,
             *ui_handlers,
         ],
         state=state,

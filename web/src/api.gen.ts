@@ -531,6 +531,12 @@ export interface ValueSuggestions {
   values: ValueSuggestion[];
 }
 
+export interface Waited {
+  arrived: boolean;
+  count: number;
+  waited_ms: number;
+}
+
 /** What each GET under /api answers (200), by path as the OpenAPI document writes it. */
 export interface ApiGet {
   "/api/error-groups": ErrorGroupPage;
@@ -553,4 +559,5 @@ export interface ApiGet {
   "/api/traces": TracePage;
   "/api/traces/{trace_id}": Trace;
   "/api/traces/{trace_id}/logs": LogPage;
+  "/api/wait": Waited;
 }

@@ -18,6 +18,12 @@ import { Attributes, Frames, LogRows, SessionLink, shortId, traceHref } from "..
 import { useRange } from "../components/TimeRange";
 
 const KINDS = ["unspecified", "internal", "server", "client", "producer", "consumer"];
+// The list's order (`sort` in the URL): newest first, or traces with errors first (a test run's
+// failing tests, as `hl-local run` links them).
+const ORDERS: [string, string][] = [
+  ["newest", "Newest"],
+  ["errors", "Errors first"],
+];
 const STATUS_ERROR = 2;
 const nsDuration = (ns: number) => duration(ns / 1e6);
 
@@ -26,7 +32,9 @@ const nsDuration = (ns: number) => duration(ns / 1e6);
 export function TracesPage({ params }: { params: URLSearchParams }) {
   const query = params.get("query") ?? "";
   const range = useRange(params);
-  const list = usePaged("/api/traces", { query, ...range }, (t) => t.trace_id, 200);
+  const sort = params.get("sort") === "errors" ? "errors" : "newest";
+  const order = sort === "newest" ? null : sort;
+  const list = usePaged("/api/traces", { query, sort: order, ...range }, (t) => t.trace_id, 200);
   useLive(["traces"], list.refresh, 2000);
   const longest = Math.max(1, ...list.items.map((t) => t.duration_ns));
   return (
@@ -37,7 +45,21 @@ export function TracesPage({ params }: { params: URLSearchParams }) {
         query={query}
         list={list}
         placeholder="Search traces: duration>500ms has_errors=true service_name=api span_name=…"
-      />
+      >
+        <div class="segmented" role="group" aria-label="Order">
+          {ORDERS.map(([key, label]) => (
+            <button
+              type="button"
+              key={key}
+              aria-pressed={sort === key}
+              class={sort === key ? "on" : ""}
+              onClick={() => navigate(withParams({ sort: key === "newest" ? null : key }))}
+            >
+              {label}
+            </button>
+          ))}
+        </div>
+      </ListToolbar>
       <div class="list-head trace-row" aria-hidden="true">
         <span>Started</span>
         <span>Root span</span>

@@ -200,9 +200,11 @@ def _in_flight(stopped: Stopped) -> str:
     if stopped.killed:
         return (f"hl-local did not stop within {STOP_TIMEOUT_S:.0f} s and was killed: what it had "
                 "acknowledged is stored, anything still in flight is lost")  # fmt: skip
-    rows = stopped.pending_rows
-    what = "what was in flight" if rows is None else _plural(rows, "row") + " in flight"
-    return f"stored {what} and closed the file in {stopped.waited_s:.2f} s"
+    rows, took = stopped.pending_rows, f"closed the file in {stopped.waited_s:.2f} s"
+    if rows == 0:
+        return f"nothing was still in flight; {took}"
+    what = "what was still in flight" if rows is None else f"the {_plural(rows, 'row')} still in flight"
+    return f"stored {what} and {took}"
 
 
 def _failed_tests(summary: RunSummary) -> list[str]:

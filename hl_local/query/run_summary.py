@@ -108,7 +108,7 @@ class RunSummary(msgspec.Struct):
     hl_local_version: str
     command: list[str]
     exit_code: int  # what `hl-local run` exited with
-    command_exit_code: int | None  # the command's own status, 128 + N when signal N ended it
+    command_exit_code: int  # the command's own status, 128 + N when signal N ended it
     command_signal: str | None  # e.g. "SIGTERM", when a signal ended the command
     failed_on_errors: bool  # --fail-on-error turned the command's 0 into 1
     started_at: str  # when the run's server started, ISO 8601 UTC

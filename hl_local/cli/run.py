@@ -172,12 +172,15 @@ class Run:
         env = command_environment(os.environ, server.listeners, self.protocol)
         print(f"hl-local run: capturing into {self.db} (UI {server.listeners.ui_url}); "
               f"running {shlex.join(self.command)}", file=sys.stderr, flush=True)  # fmt: skip
+        self.signals.launching = True  # a signal now waits for CMD to exist, then goes to it
         try:
             child = subprocess.Popen(self.command, env=env)
         except OSError as exc:  # found, yet exec refused it (a bad #! line, a file that is no program)
             status = 127 if isinstance(exc, FileNotFoundError) else 126
             raise CannotRun(status, f"cannot run {self.command[0]}: {exc.strerror or exc}") from None
-        self.signals.child = child
+        finally:
+            self.signals.launching = False
+        self.signals.started(child)
         try:
             return child.wait()
         finally:
@@ -204,13 +207,17 @@ class _Interrupted(BaseException):  # a signal, like KeyboardInterrupt
         self.signum = signum
 
 
-_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
-_FROM_KEYBOARD = (signal.SIGINT, signal.SIGQUIT)
+# (by name: Windows has only some of them, and `hl-local` imports this module for its --help)
+_FORWARDED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1",
+                                                      "SIGUSR2") if hasattr(signal, name))  # fmt: skip
+_FROM_KEYBOARD = tuple(getattr(signal, name) for name in ("SIGINT", "SIGQUIT") if hasattr(signal, name))
 
 
 def _in_terminal_foreground() -> bool:
     """True when this process group is the terminal's foreground group: a Ctrl-C there reaches CMD
     (in the same group) directly, and forwarding it would deliver it twice."""
+    if not hasattr(os, "tcgetpgrp"):
+        return False
     for fd in (0, 1, 2):
         with contextlib.suppress(OSError):
             if os.isatty(fd):
@@ -223,6 +230,8 @@ class _Signals:
 
     def __init__(self) -> None:
         self.child: subprocess.Popen[bytes] | None = None
+        self.launching = False
+        self._held: list[int] = []  # arrived while CMD was being started
         self._previous: dict[int, object] = {}
 
     def install(self) -> None:
@@ -234,11 +243,22 @@ class _Signals:
             signal.signal(signum, handler)  # type: ignore[arg-type]  # what signal.signal returned
         self._previous.clear()
 
+    def started(self, child: subprocess.Popen[bytes]) -> None:
+        self.child = child
+        held, self._held = self._held, []
+        for signum in held:
+            self._forward(signum)
+
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        child = self.child
-        if child is not None and child.returncode is None:
-            if not (signum in _FROM_KEYBOARD and _in_terminal_foreground()):
-                with contextlib.suppress(ProcessLookupError):
-                    child.send_signal(signum)
-            return
-        raise _Interrupted(signum)
+        if self.launching:
+            self._held.append(signum)
+        elif self.child is not None and self.child.returncode is None:
+            self._forward(signum)
+        else:
+            raise _Interrupted(signum)
+
+    def _forward(self, signum: int) -> None:
+        assert self.child is not None
+        if not (signum in _FROM_KEYBOARD and _in_terminal_foreground()):
+            with contextlib.suppress(ProcessLookupError):
+                self.child.send_signal(signum)

@@ -141,7 +141,11 @@ class Run:
         self.signals.install()
         server: ServerProcess | None = None
         try:
-            server = ServerProcess.start(self.serve_args)
+            _progress("starting hl-local…")
+            try:
+                server = ServerProcess.start(self.serve_args)
+            finally:
+                _progress("")
             threading.Thread(target=_preload, name="hl-local run preload", daemon=True).start()
             try:
                 started = time.monotonic()
@@ -152,7 +156,11 @@ class Run:
                 print(f"hl-local: {exc}", file=sys.stderr)
                 return exc.status
             server_lost = not server.running
-            stopped = server.stop()
+            _progress("storing what is still in flight…")
+            try:
+                stopped = server.stop()
+            finally:
+                _progress("")
             from hl_local.cli.run_report import Ended, finish  # preloaded by now
 
             ended = Ended(self.command, self.db, started_ns, ran_s, returncode,
@@ -185,6 +193,13 @@ class Run:
             return child.wait()
         finally:
             self.signals.child = None
+
+
+def _progress(text: str) -> None:
+    """A transient status line on a terminal (cleared with ""); nothing when stderr is piped."""
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r\033[K{'hl-local run: ' + text if text else ''}")
+        sys.stderr.flush()
 
 
 def serve_arguments(args: argparse.Namespace) -> list[str]:

@@ -258,6 +258,34 @@ def test_pytest_under_run_summary_and_failing_tests_first(tmp_path: Path) -> Non
     raise_line = next(n for n, line in enumerate((PROJECT / "check_shop.py").read_text().splitlines(), 1)
                       if line.endswith("# raise:checkout"))  # fmt: skip
 
+    # In the file: a span per test with the semantic-convention attributes, the app's span its child.
+    db = project / "hl-local-run.duckdb"
+    rows = query(db, "SELECT trace_id, span_id, parent_span_id, name, attributes FROM spans")
+    tests = {
+        name: (trace, span, json.loads(attrs)) for trace, span, parent, name, attrs in rows if parent == ""
+    }
+    assert set(tests) == {f"check_shop.py::{name}" for name in ("test_checkout_passes", "test_checkout_fails",
+                                                                 "test_not_today")}  # fmt: skip
+    for name, (_trace, _span, attributes) in tests.items():
+        assert attributes["test.case.name"] == name
+        assert (
+            attributes["test.suite.name"] == "check_shop.py"
+            and attributes["code.file.path"] == "check_shop.py"
+        )
+        assert isinstance(attributes["code.line.number"], int)
+    statuses = {
+        name.split("::")[1]: attrs["test.case.result.status"] for name, (_, _, attrs) in tests.items()
+    }
+    assert statuses == {
+        "test_checkout_passes": "pass",
+        "test_checkout_fails": "fail",
+        "test_not_today": "skipped",
+    }
+    children = {(trace, parent) for trace, _span, parent, name, _attrs in rows if name == "checkout"}
+    assert children == {
+        tests[f"check_shop.py::{name}"][:2] for name in ("test_checkout_passes", "test_checkout_fails")
+    }
+
     summary = msgspec.json.decode(summary_path.read_bytes(), type=RunSummary)
     assert summary.tests is not None and (
         summary.tests.passed,

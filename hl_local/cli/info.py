@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import urllib.request
 
 from hl_local import __version__
 from hl_local.cli.options import add_server_options, server_settings
@@ -57,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _counts_from_server(settings: Settings) -> dict[str, int] | None:
+    import urllib.request  # here: ~40 % of the CLI's import time, for a rare path
+
     url = f"http://{settings.host}:{settings.port}/api/stats"
     try:
         with urllib.request.urlopen(url, timeout=2) as response:

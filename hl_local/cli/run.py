@@ -121,8 +121,11 @@ def check_runnable(command: list[str], search_path: str | None) -> None:
 
 
 def _preload() -> None:
-    # The summary's imports (duckdb: ~0.2 s) run while the server starts, not after the command.
+    # What `run` needs after CMD (duckdb for the summary: ~0.2 s; urllib for the server's pending
+    # rows) is imported while CMD runs, not after it.
     with contextlib.suppress(Exception):
+        import urllib.request  # noqa: F401
+
         import hl_local.cli.run_report  # noqa: F401
 
 

@@ -122,7 +122,7 @@ def check_runnable(command: list[str], search_path: str | None) -> None:
 
 def _preload() -> None:
     # What `run` needs after CMD (duckdb for the summary: ~0.2 s; urllib for the server's pending
-    # rows) is imported while CMD runs, not after it.
+    # rows) is imported on this process's own core while the server starts, not after CMD.
     with contextlib.suppress(Exception):
         import urllib.request  # noqa: F401
 
@@ -147,9 +147,10 @@ class Run:
             _progress("starting hl-local…")
             try:
                 server = ServerProcess.start(self.serve_args)
+                threading.Thread(target=_preload, name="hl-local run preload", daemon=True).start()
+                server.wait_until_ready()
             finally:
                 _progress("")
-            threading.Thread(target=_preload, name="hl-local run preload", daemon=True).start()
             try:
                 started = time.monotonic()
                 returncode = self._run_command(server)

@@ -80,7 +80,7 @@ class ServerProcess:
 
     @classmethod
     def start(cls, serve_args: list[str]) -> ServerProcess:
-        """Start `hl-local serve SERVE_ARGS` and return once it listens; ServerFailed if it does not."""
+        """Start `hl-local serve SERVE_ARGS`; `wait_until_ready` then waits until it listens."""
         # The server gets its options as flags only: HL_LOCAL_* meant for `run` (or for a server of
         # the user's own) must not change this one (HL_LOCAL_DEBUG, a diagnostic, is kept).
         env = {k: v for k, v in os.environ.items() if not k.startswith("HL_LOCAL_") or k == "HL_LOCAL_DEBUG"}
@@ -95,19 +95,19 @@ class ServerProcess:
         )
         server = cls(process)
         threading.Thread(target=server._read, name="hl-local server output", daemon=True).start()
-        try:
-            server._wait_until_ready()
-        except BaseException:
-            server.kill()
-            raise
         return server
 
-    def _wait_until_ready(self) -> None:
-        if not self._ready.wait(START_TIMEOUT_S):
-            raise ServerFailed(f"the server did not start within {START_TIMEOUT_S:.0f} s")
-        if not self.listeners.complete:
-            self._ended.wait(5)
-            raise ServerFailed(self._failure())
+    def wait_until_ready(self) -> None:
+        """Return once the server listens; ServerFailed (with its own reason) if it does not."""
+        try:
+            if not self._ready.wait(START_TIMEOUT_S):
+                raise ServerFailed(f"the server did not start within {START_TIMEOUT_S:.0f} s")
+            if not self.listeners.complete:
+                self._ended.wait(5)
+                raise ServerFailed(self._failure())
+        except BaseException:
+            self.kill()
+            raise
 
     def _failure(self) -> str:
         """The server's own one-line error (`hl-local: …`), else its last words."""

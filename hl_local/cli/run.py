@@ -141,6 +141,7 @@ class Run:
 
     def execute(self) -> int:
         started_ns = time.time_ns()
+        phases = _Phases()
         self.signals.install()
         server: ServerProcess | None = None
         try:
@@ -151,10 +152,10 @@ class Run:
                 server.wait_until_ready()
             finally:
                 _progress("")
+            phases.mark("server ready")
             try:
-                started = time.monotonic()
                 returncode = self._run_command(server)
-                ran_s = time.monotonic() - started
+                ran_s = phases.mark("CMD")
             except CannotRun as exc:
                 server.stop()
                 print(f"hl-local: {exc}", file=sys.stderr)
@@ -165,11 +166,13 @@ class Run:
                 stopped = server.stop()
             finally:
                 _progress("")
+            phases.mark("server stopped")
             from hl_local.cli.run_report import Ended, finish  # preloaded by now
 
             ended = Ended(self.command, self.db, started_ns, ran_s, returncode,
                           stopped, server_lost, self.fail_on_error, self.summary_json)  # fmt: skip
             status = finish(ended)
+            phases.mark("summary")
         except _Interrupted as interrupted:  # before CMD started, or after it ended
             if server is not None:
                 server.kill()
@@ -177,6 +180,7 @@ class Run:
         finally:
             self.signals.restore()
         server.finish()
+        phases.report()
         return status
 
     def _run_command(self, server: ServerProcess) -> int:
@@ -197,6 +201,25 @@ class Run:
             return child.wait()
         finally:
             self.signals.child = None
+
+
+class _Phases:
+    """How long each part of a run took, printed with HL_LOCAL_DEBUG set (where is my CI's time?)."""
+
+    def __init__(self) -> None:
+        self._last = time.monotonic()
+        self._took: list[tuple[str, float]] = []
+
+    def mark(self, name: str) -> float:
+        now = time.monotonic()
+        took, self._last = now - self._last, now
+        self._took.append((name, took))
+        return took
+
+    def report(self) -> None:
+        if os.environ.get("HL_LOCAL_DEBUG"):
+            parts = ", ".join(f"{name} {took:.3f} s" for name, took in self._took)
+            print(f"hl-local run: took: {parts}", file=sys.stderr)
 
 
 def _progress(text: str) -> None:

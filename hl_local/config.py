@@ -24,6 +24,9 @@ class Settings(msgspec.Struct, kw_only=True):
     open_browser: bool = True
     max_pending_rows: int = 500_000  # rows decoded but not yet committed; past this, ingest answers 503
     dev: bool = False  # reload open UI pages when the bundle in hl_local/static changes
+    read_only: bool = False  # open the file without ever writing to it; ingest answers 503
+    forward: list[str] = []  # OTLP/HTTP base URLs to send everything received over OTLP on to
+    forward_header: list[tuple[str, str]] = []  # (name, value) headers for every forward request
 
     @property
     def database(self) -> Path | None:

@@ -7,6 +7,9 @@ SCHEMA_VERSION history:
         version-1 file lacks them, so it is refused rather than read with those filters matching
         nothing);
         indexes on logs.trace_id and errors.trace_id; `listed_spans` without linked_session_id.
+    3 — `flag_evaluations` (feature flag span events); `browser_network_spans` (the browser's own
+        request spans as network requests) and `session_network_requests`; frontend errors that
+        arrived over OTLP count in `session_summaries.error_count`.
 """
 
 from __future__ import annotations
@@ -20,12 +23,12 @@ from hl_local.decode.records import PROMOTED_COLUMNS
 from hl_local.errors import SchemaMismatch
 from hl_local.store.tables import check_rows
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA_FILES = (
     "meta.sql", "spans.sql", "logs.sql", "metric_points.sql", "sessions.sql", "replay_chunks.sql",
     "session_events.sql", "network_requests.sql", "websocket_events.sql", "errors.sql",
-    "session_feedback.sql", "error_groups.sql", "views.sql",
+    "session_feedback.sql", "error_groups.sql", "flag_evaluations.sql", "views.sql",
 )  # fmt: skip
 
 
@@ -55,7 +58,20 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, path: str) -> None:
     check_rows(con)
 
 
-def _check_version(con: duckdb.DuckDBPyConnection, tables: set[str], path: str) -> None:
+def check_schema(con: duckdb.DuckDBPyConnection, path: str) -> None:
+    """For a file opened read-only: check its version and tables, never create or migrate anything."""
+    tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if not tables:
+        raise SchemaMismatch(
+            f"{path} is an empty DuckDB file, not an hl-local database; choose another --db PATH"
+        )
+    _check_version(con, tables, path, read_only=True)
+    check_rows(con)
+
+
+def _check_version(
+    con: duckdb.DuckDBPyConnection, tables: set[str], path: str, read_only: bool = False
+) -> None:
     """Refuse a file of another version, or one that is not ours, with what to do."""
     if "hl_meta" not in tables:
         raise SchemaMismatch(
@@ -69,6 +85,12 @@ def _check_version(con: duckdb.DuckDBPyConnection, tables: set[str], path: str) 
     found = int(text)
     if found != SCHEMA_VERSION:
         newer = "a newer" if found > SCHEMA_VERSION else "an older"
+        if read_only:  # a file someone sent is never changed, not even to bring it up to date
+            raise SchemaMismatch(
+                f"{path} was written by {newer} hl-local (schema {found}, this one reads {SCHEMA_VERSION}) "
+                "and --read-only never changes a file: open it with that version, or open a copy "
+                "without --read-only"
+            )
         raise SchemaMismatch(
             f"{path} was written by {newer} hl-local (schema {found}, this one reads {SCHEMA_VERSION}); "
             f"open it with that version, or start with another --db PATH"

@@ -135,6 +135,37 @@ export interface FeedbackMarker {
   kind: "feedback";
 }
 
+export interface FlagEvaluation {
+  flag_key: string;
+  value: string | null;
+  variation_index: string | null;
+  reason_kind: string | null;
+  reason: Record<string, unknown>;
+  context_id: string | null;
+  provider: string | null;
+  trace_id: string;
+  span_id: string;
+}
+
+export interface FlagMarker {
+  time_ms: number;
+  label: string;
+  detail: FlagEvaluation;
+  kind: "flag";
+}
+
+export interface ForwardStats {
+  url: string;
+  queued: number;
+  sent: number;
+  retried: number;
+  dropped: number;
+  dropped_queue_full: number;
+  dropped_refused: number;
+  dropped_retries_exhausted: number;
+  last_error: string | null;
+}
+
 export interface Frame {
   file: string | null;
   line: number | null;
@@ -455,10 +486,12 @@ export interface Stats {
   error_groups: number;
   pending_rows: number;
   database: string;
+  read_only: boolean;
+  forward: ForwardStats[];
 }
 
 export interface Timeline {
-  items: (ClickMarker | NavigateMarker | TrackMarker | IdentifyMarker | ErrorMarker | FeedbackMarker)[];
+  items: (ClickMarker | NavigateMarker | TrackMarker | IdentifyMarker | ErrorMarker | FeedbackMarker | FlagMarker)[];
 }
 
 export interface Trace {

@@ -34,6 +34,7 @@ from types import FrameType
 from hl_local.cli.options import SERVER_OPTIONS, Option, UsageError, add_options, resolve
 from hl_local.cli.run_environment import PROTOCOLS, Protocol, command_environment
 from hl_local.cli.server_process import ServerProcess
+from hl_local.spawn import child_env
 
 NAME = "run"
 HELP = "run a command with hl-local capturing its telemetry into one file, then summarise it"
@@ -185,7 +186,8 @@ class Run:
 
     def _run_command(self, server: ServerProcess) -> int:
         """Run CMD to its end; its returncode (negative: the signal that ended it)."""
-        env = command_environment(os.environ, server.listeners, self.protocol)
+        # child_env: the user's own environment, not the frozen executable's library path
+        env = command_environment(child_env(), server.listeners, self.protocol)
         print(f"hl-local run: capturing into {self.db} (UI {server.listeners.ui_url}); "
               f"running {shlex.join(self.command)}", file=sys.stderr, flush=True)  # fmt: skip
         self.signals.launching = True  # a signal now waits for CMD to exist, then goes to it

@@ -10,7 +10,6 @@ it acknowledged committed and checkpointed; its other output goes to stderr as i
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -19,8 +18,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from hl_local.cli.relaunch import hl_local_command
 from hl_local.errors import HlLocalError
+from hl_local.spawn import child_env, self_command
 
 START_TIMEOUT_S = 60.0  # ready in ~1 s; a loaded CI machine may take many times that
 # uvicorn lets requests in flight finish for up to 5 s, gRPC's grace is 2 s, then the writer commits
@@ -83,9 +82,9 @@ class ServerProcess:
         """Start `hl-local serve SERVE_ARGS`; `wait_until_ready` then waits until it listens."""
         # The server gets its options as flags only: HL_LOCAL_* meant for `run` (or for a server of
         # the user's own) must not change this one (HL_LOCAL_DEBUG, a diagnostic, is kept).
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HL_LOCAL_") or k == "HL_LOCAL_DEBUG"}
+        env = {k: v for k, v in child_env().items() if not k.startswith("HL_LOCAL_") or k == "HL_LOCAL_DEBUG"}
         process = subprocess.Popen(
-            hl_local_command("serve", "--no-open", *serve_args),
+            self_command("serve", "--no-open", *serve_args),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -379,6 +379,7 @@ def test_help_lists_every_option() -> None:
         assert option.flag in result.stdout
     assert "-- CMD [ARGS...]" in result.stdout
     assert "--no-open" not in result.stdout and "--memory" not in result.stdout
+    assert "--read-only" not in result.stdout, "a capture that may not write stores nothing"
 
 
 def test_summary_json_schema_in_the_docs_is_current() -> None:

@@ -42,7 +42,8 @@ HELP = "run a command with hl-local capturing its telemetry into one file, then 
 DEFAULT_DB = Path("hl-local-run.duckdb")
 _FREE_PORTS = {"port": "UI, API, /public and OTLP/HTTP", "otlp_http_port": "OTLP/HTTP",
                "otlp_grpc_port": "OTLP/gRPC"}  # fmt: skip
-_NOT_FOR_RUN = {"no_open", "dev"}  # run never opens a browser; --dev is for working on the UI
+# run never opens a browser; --dev is for working on the UI; a capture that may not write stores nothing
+_NOT_FOR_RUN = {"no_open", "dev", "read_only"}
 
 
 def _protocol(value: str) -> Protocol:

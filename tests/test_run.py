@@ -28,6 +28,7 @@ import pytest
 from hl_local.cli.run import OPTIONS
 from hl_local.query.run_summary import RunSummary
 from tests.conftest import clean_env, hl_local_command, run_hl_local, start_server, wait_until
+from tests.test_forward import Capture
 
 PROJECT = Path(__file__).parent / "run_project"
 OTEL_APP = PROJECT / "otel_app.py"
@@ -230,6 +231,23 @@ def test_grpc_exporters_with_otlp_protocol_grpc(tmp_path: Path) -> None:
     db = tmp_path / "hl-local-run.duckdb"
     assert {name for (name,) in query(db, "SELECT name FROM spans")} == {"over-grpc", "parse"}
     assert query(db, "SELECT count(*) FROM logs WHERE body = 'hello from over-grpc'") == [(1,)]
+
+
+def test_forward_flags_and_environment_reach_the_server(tmp_path: Path) -> None:
+    """serve's --forward options, as run passes them on to its server (the header as CI gives a secret)."""
+    capture = Capture()
+    try:
+        args = ["--forward", capture.url]
+        env = {"HL_LOCAL_FORWARD_HEADER": "x-api-key=s3cret"}
+        result = run(tmp_path, *args, "--", sys.executable, str(OTEL_APP), "http", "sent-on", env=env)
+        assert result.returncode == 0, result.stderr
+        traces = [seen for seen in capture.seen if seen.path == "/v1/traces"]
+        assert traces, "the server drains its forward queue before it says it stopped"
+        assert all(seen.headers["x-api-key"] == "s3cret" for seen in traces)
+    finally:
+        capture.close()
+    spans = {span for (span,) in query(tmp_path / "hl-local-run.duckdb", "SELECT name FROM spans")}
+    assert spans == {"sent-on", "parse"}, "and stored them too"
 
 
 def test_two_runs_in_parallel(tmp_path: Path) -> None:

@@ -241,10 +241,17 @@ def serve_arguments(args: argparse.Namespace) -> list[str]:
             argv += [option.flag] if value else []
         elif option.repeat:
             for item in value:
-                argv += [option.flag, str(item)]
+                argv += [option.flag, _as_text(item)]
         elif value is not None:
             argv += [option.flag, str(value)]
     return argv
+
+
+def _as_text(value: object) -> str:
+    """An option's parsed value as its flag takes it again: a (NAME, VALUE) header is NAME=VALUE."""
+    if isinstance(value, tuple):
+        return "=".join(map(str, value))
+    return str(value)
 
 
 class _Interrupted(BaseException):  # a signal, like KeyboardInterrupt

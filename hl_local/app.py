@@ -27,6 +27,7 @@ from hl_local.query.errors import error_groups_router
 from hl_local.query.responses import ErrorBody, Health, Stats
 from hl_local.query.retention import retention_info
 from hl_local.query.structs import JsonTextSchema
+from hl_local.query.wait import wait_for
 from hl_local.store.db import Store
 from hl_local.store.writer import Writer
 from hl_local.ui import ui_handlers
@@ -112,6 +113,7 @@ def _litestar(state: State, allowed_hosts: set[str]) -> Litestar:
             overview.router,
             live.live,
             retention.router,
+            wait_for,
             export_api.router,
             *ui_handlers,
         ],

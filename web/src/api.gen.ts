@@ -752,6 +752,12 @@ export interface VitalThreshold {
   poor: number;
 }
 
+export interface Waited {
+  arrived: boolean;
+  count: number;
+  waited_ms: number;
+}
+
 export interface WebVitals {
   thresholds: VitalThreshold[];
   overall: Record<string, VitalFigure>;
@@ -789,4 +795,5 @@ export interface ApiGet {
   "/api/traces": TracePage;
   "/api/traces/{trace_id}": Trace;
   "/api/traces/{trace_id}/logs": LogPage;
+  "/api/wait": Waited;
 }

@@ -32,6 +32,14 @@ import { useRange } from "../components/TimeRange";
 import { DurationScatter, Minimap, type Window, windowTicks } from "./trace-views";
 
 const KINDS = ["unspecified", "internal", "server", "client", "producer", "consumer"];
+// The list's order (`sort` in the URL): newest first, longest first, or traces with errors first (a
+// test run's failing tests, as `hl-local run` links them).
+const ORDERS = [
+  ["start", "Newest"],
+  ["duration", "Longest"],
+  ["errors", "Errors first"],
+] as const;
+type Order = (typeof ORDERS)[number][0];
 const STATUS_ERROR = 2;
 const nsDuration = (ns: number) => duration(ns / 1e6);
 
@@ -41,7 +49,7 @@ const TRACE_ID = /^[0-9a-f]{32}$/i;
 
 export function TracesPage({ params }: { params: URLSearchParams }) {
   const query = params.get("query") ?? "";
-  const sort = params.get("sort") === "duration" ? "duration" : "start";
+  const sort: Order = ORDERS.find(([key]) => key === params.get("sort"))?.[0] ?? "start";
   const range = useRange(params);
   const list = usePaged("/api/traces", { query, sort: sort === "start" ? null : sort, ...range }, (t) => t.trace_id, 200);
   useLive(["traces"], () => sort === "start" && list.refresh(), 2000);
@@ -64,12 +72,7 @@ export function TracesPage({ params }: { params: URLSearchParams }) {
         onSearch={openTraceId}
       >
         <div class="segmented" role="group" aria-label="Order">
-          {(
-            [
-              ["start", "Newest"],
-              ["duration", "Longest"],
-            ] as const
-          ).map(([key, label]) => (
+          {ORDERS.map(([key, label]) => (
             <button
               type="button"
               key={key}

@@ -21,6 +21,7 @@ from hl_local.query.common import API_ERRORS, answers
 from hl_local.query.errors import error_groups_router
 from hl_local.query.responses import Health, Stats
 from hl_local.query.structs import JsonTextSchema
+from hl_local.source.frames import Sources
 from hl_local.store.db import Store
 from hl_local.store.writer import Writer
 from hl_local.ui import ui_handlers
@@ -55,8 +56,8 @@ def _host_guard(allowed: set[str]) -> Callable[[Request[Any, Any, Any]], Awaitab
     return guard
 
 
-def create_app(store: Store, writer: Writer, settings: Settings) -> Litestar:
-    state = State({"store": store, "writer": writer, "settings": settings})
+def create_app(store: Store, writer: Writer, settings: Settings, sources: Sources | None = None) -> Litestar:
+    state = State({"store": store, "writer": writer, "settings": settings, "sources": sources})
     return _litestar(state, {*LOOPBACK_HOSTS, settings.host})
 
 

@@ -24,6 +24,10 @@ class Settings(msgspec.Struct, kw_only=True):
     open_browser: bool = True
     max_pending_rows: int = 500_000  # rows decoded but not yet committed; past this, ingest answers 503
     dev: bool = False  # reload open UI pages when the bundle in hl_local/static changes
+    source_root: list[str] = []  # --source-root FROM=TO or DIR, as given (hl_local/source/roots.py)
+    editor: str | None = None  # vscode, cursor, idea, zed, file; None: from $VISUAL/$EDITOR
+    fetch_source_maps: bool = False  # ask the app's dev server (loopback only) for bundles and maps
+    quiet: bool = False  # no terminal line per new error group, no summary per minute
 
     @property
     def database(self) -> Path | None:

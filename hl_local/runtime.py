@@ -25,8 +25,10 @@ from hl_local.app import create_app
 from hl_local.config import Settings
 from hl_local.errors import PortInUse
 from hl_local.ingest.otlp_grpc import start_grpc_server
+from hl_local.source.frames import Sources
 from hl_local.store.db import Store
 from hl_local.store.writer import Writer
+from hl_local.terminal import Terminal
 from hl_local.ui import watch_bundle
 
 log = logging.getLogger("hl_local")
@@ -87,15 +89,16 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
         for sock in sockets:
             sock.close()
         raise
-    writer = Writer(store, settings.max_pending_rows)
+    sources = Sources.from_settings(settings)
+    writer = Writer(store, settings.max_pending_rows, frames_for_grouping=sources.for_grouping)
     writer.start()
     grpc_server = None
     ready = False
-    stop_watching, watching = asyncio.Event(), None
+    stop_watching, watching, reporting = asyncio.Event(), None, None
     stop = _StopOnSignal()
     try:
         grpc_server, grpc_port = await start_grpc_server(writer, settings.host, settings.otlp_grpc_port)
-        app = create_app(store, writer, settings)
+        app = create_app(store, writer, settings, sources)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=5, server_header=False)  # fmt: skip
         server = uvicorn.Server(config)
@@ -113,20 +116,25 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
             f"OTLP/gRPC              {settings.host}:{grpc_port}",
             f"Highlight backendUrl   {ui_url}/public",
             f"database               {store.path or ':memory: (nothing is kept)'}",
+            f"source files           {sources.roots.describe()}",
         ]
         print("\n".join(lines), flush=True)
+        if not settings.quiet:
+            reporting = asyncio.create_task(Terminal(store, writer, sources, ui_url).run(stop_watching))
         ready = True
         log.debug("ready in %.3f s", time.perf_counter() - started)
         if on_ready:
             on_ready(ui_url)
         await server.serve(sockets=sockets)
     finally:
-        if watching is not None:
-            stop_watching.set()
-            await watching
+        stop_watching.set()
+        for task in (watching, reporting):
+            if task is not None:
+                await task
         if grpc_server is not None:
             await grpc_server.stop(grace=2)
         writer.close()
+        sources.close()
         store.close()
         for sock in sockets:
             sock.close()

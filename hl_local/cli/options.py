@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from hl_local.config import Settings, default_db_path
+from hl_local.source.editor import EDITORS, parse_editor
+from hl_local.source.roots import parse_source_root
 
 
 class UsageError(Exception):
@@ -123,6 +125,12 @@ def count(value: str) -> int:
     return number
 
 
+def source_root(value: str) -> str:
+    """`FROM=TO` or `DIR`, checked here and kept as given (Settings holds text)."""
+    parse_source_root(value)
+    return value
+
+
 # ---------------------------------------------------------------- the server's options
 
 DB = Option("--db", f"the DuckDB file (default: {default_db_path()})", Path, metavar="PATH")
@@ -139,6 +147,16 @@ SERVER_OPTIONS: list[Option] = [
     Option("--no-open", "do not open the UI in a browser", switch=True, default=False),
     Option("--dev", "UI development: reload open pages when the UI bundle changes "
            "(run `npm --prefix web run watch` beside it)", switch=True, default=False),
+    Option("--source-root", "show stack frames' source lines from here: FROM=TO maps the paths or URLs "
+           "stacks name to a local directory (/app=~/src/app, http://localhost:5173/=web/dist), DIR allows "
+           "a directory; repeatable (the working directory counts unless it holds your home directory)",
+           source_root, repeat=True, metavar="FROM=TO"),
+    Option("--editor", f"frames link to this editor: {', '.join(EDITORS)} (default: the one $VISUAL or "
+           "$EDITOR names)", parse_editor, metavar="EDITOR"),
+    Option("--fetch-source-maps", "also fetch bundles and source maps from the app's own dev server, on a "
+           "loopback address only", switch=True, default=False),
+    Option("--quiet", "no line in the terminal per new error group, no summary per minute", switch=True,
+           default=False),
 ]  # fmt: skip
 
 

@@ -28,7 +28,7 @@ import msgspec
 from hl_local.decode.records import Batch, ErrorGroupRow, ErrorLog, ErrorRow, LogRow, Row, Update
 from hl_local.errors import Overloaded, RowsRejected, WriteFailed
 from hl_local.store.db import Store
-from hl_local.store.grouping import ErrorGrouper
+from hl_local.store.grouping import CreatedGroups, ErrorGrouper, FramesFor
 from hl_local.store.writes import INSERT_CHUNKS, INSERT_ERRORS, UPSERT_ERROR_GROUPS, WRITES
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,12 @@ _STOP = object()
 
 
 class Writer:
-    def __init__(self, store: Store, max_pending_rows: int = MAX_PENDING_ROWS) -> None:
+    def __init__(
+        self,
+        store: Store,
+        max_pending_rows: int = MAX_PENDING_ROWS,
+        frames_for_grouping: FramesFor | None = None,
+    ) -> None:
         self._store = store
         self._max_pending_rows = max_pending_rows
         self._pending_rows = 0
@@ -60,7 +65,8 @@ class Writer:
         self.committed_groups = 0
         # Per kind, how many commits have included it: the live view (/api/live) compares these.
         self.commits_by_kind: dict[str, int] = {}
-        self._grouper = ErrorGrouper()  # owned by the writer thread, loaded when it starts
+        self.rows_by_kind: dict[str, int] = {}  # rows acknowledged per kind (the terminal's summary lines)
+        self._grouper = ErrorGrouper(frames_for_grouping)  # owned by the writer thread, loaded when it starts
 
     def start(self) -> None:
         self._thread.start()
@@ -88,6 +94,11 @@ class Writer:
     @property
     def pending_rows(self) -> int:
         return self._pending_rows
+
+    @property
+    def created_groups(self) -> CreatedGroups:
+        """Error groups created by each commit, for readers on other threads."""
+        return self._grouper.created
 
     def _run(self) -> None:
         cur = self._store.cursor()
@@ -137,6 +148,9 @@ class Writer:
             if outcome is None:
                 for kind in pending.batch.kinds():
                     self.commits_by_kind[kind] = self.commits_by_kind.get(kind, 0) + 1
+                    self.rows_by_kind[kind] = self.rows_by_kind.get(kind, 0) + len(
+                        getattr(pending.batch, kind)
+                    )
             pending.loop.call_soon_threadsafe(_settle, pending.future, outcome)
 
     def _commit_alone(self, cur: duckdb.DuckDBPyConnection, pending: _Pending) -> Exception | None:

@@ -128,11 +128,17 @@ def line_of(context: dict[str, Any], number: int) -> str:
     return context["lines"][number - context["first_line"]]
 
 
-def test_a_python_process_shows_its_lines_and_the_new_ones_after_an_edit(served: Server, checkout: Path) -> None:
+def test_a_python_process_shows_its_lines_and_the_new_ones_after_an_edit(
+    served: Server, checkout: Path
+) -> None:
     subprocess.run([sys.executable, "app.py", served.otlp_http_url], cwd=checkout, check=True, timeout=60)
     group = group_of(served, "KeyError")
     top = group["frames"][0]
-    assert (top["file"], top["line"], top["function"]) == (str(checkout / "shop" / "orders.py"), 7, "load_order")
+    assert (top["file"], top["line"], top["function"]) == (
+        str(checkout / "shop" / "orders.py"),
+        7,
+        "load_order",
+    )
     context = top["context"]
     assert context["status"] == "ok", context
     assert context["path"] == os.path.realpath(checkout / "shop" / "orders.py")
@@ -141,7 +147,10 @@ def test_a_python_process_shows_its_lines_and_the_new_ones_after_an_edit(served:
     assert context["editor_url"] == f"vscode://file{context['path']}:7"
     assert context["modified_after"] is False
     caller = group["frames"][1]
-    assert caller["file"].endswith("app.py") and line_of(caller["context"], caller["line"]) == "        load_order(7)"
+    assert (
+        caller["file"].endswith("app.py")
+        and line_of(caller["context"], caller["line"]) == "        load_order(7)"
+    )
     assert group["occurrences_latest"][0]["frames"][0]["context"] == context  # the stack the page shows
 
     # The developer edits the file: two lines on top. The same frame now shows what line 7 holds now.
@@ -166,11 +175,17 @@ def test_a_node_process_shows_its_lines(served: Server, checkout: Path) -> None:
     env = {**os.environ, "NODE_PATH": str(NODE_MODULES)}
     subprocess.run([node, "server.cjs", served.otlp_http_url], cwd=checkout, check=True, timeout=60, env=env)
     top = group_of(served, "RangeError")["frames"][0]
-    assert (top["file"], top["line"], top["function"]) == (os.path.realpath(checkout / "server.cjs"), 10, "chargeCard")
+    assert (top["file"], top["line"], top["function"]) == (
+        os.path.realpath(checkout / "server.cjs"),
+        10,
+        "chargeCard",
+    )
     assert top["source_map"]["status"] == "no_map"  # a .cjs file is looked at for a map, and has none
     assert "no sourceMappingURL comment and no server.cjs.map" in top["source_map"]["detail"]
     assert line_of(top["context"], 10).strip().startswith("throw new RangeError(")
-    assert top["context"]["editor_url"].startswith("vscode://file/") and top["context"]["editor_url"].endswith(":10:11")
+    assert top["context"]["editor_url"].startswith("vscode://file/") and top["context"][
+        "editor_url"
+    ].endswith(":10:11")
 
 
 def hostile_stacks(checkout: Path) -> tuple[str, str]:
@@ -185,7 +200,7 @@ def hostile_stacks(checkout: Path) -> tuple[str, str]:
             f'  File "{checkout}/etc_link/shadow", line 1, in symlink_absolute',
             f'  File "{checkout}/.env", line 1, in dotenv',
             f'  File "{checkout}/shop/orders.py\x00/etc/passwd", line 1, in nul',
-            "  File \"/root/.ssh/id_rsa\", line 1, in key",
+            '  File "/root/.ssh/id_rsa", line 1, in key',
             "KeyError: 'hostile'",
         ]
     )
@@ -217,7 +232,9 @@ def otlp_error(kind: str, message: str, stack: str) -> dict[str, Any]:
 def test_frames_outside_the_roots_are_never_read(served: Server, checkout: Path) -> None:
     python, v8 = hostile_stacks(checkout)
     for kind, stack in (("HostilePython", python), ("HostileV8", v8)):
-        posted = httpx.post(f"{served.otlp_http_url}/v1/traces", json=otlp_error(kind, "hostile " + kind, stack))
+        posted = httpx.post(
+            f"{served.otlp_http_url}/v1/traces", json=otlp_error(kind, "hostile " + kind, stack)
+        )
         assert posted.status_code == 200, posted.text
     secrets = [Path("/etc/passwd").read_text().splitlines()[0], "hunter2-not-for-the-ui"]
     if os.access("/etc/shadow", os.R_OK):  # as root: a broken check would show it
@@ -226,7 +243,9 @@ def test_frames_outside_the_roots_are_never_read(served: Server, checkout: Path)
     for kind in ("HostilePython", "HostileV8"):
         group = group_of(served, kind)
         answers = [httpx.get(f"{served.ui_url}/api/error-groups/{group['group_id']}").text]
-        answers.append(httpx.get(f"{served.ui_url}/api/errors/{group['occurrences_latest'][0]['error_id']}").text)
+        answers.append(
+            httpx.get(f"{served.ui_url}/api/errors/{group['occurrences_latest'][0]['error_id']}").text
+        )
         for text in answers:
             for secret in secrets:
                 assert secret not in text
@@ -266,7 +285,9 @@ def test_a_watched_file_change_is_noticed_at_once(tmp_path: Path) -> None:
     source.write_text("a = 1\nb = 2\nc = 3\n")
     sources = Sources(SourceRoots([], cwd=tmp_path, home=Path("/nonexistent/home")))
     try:
-        frame = json.dumps([{"file": str(source), "line": 2, "column": None, "function": "f", "source": None}])
+        frame = json.dumps(
+            [{"file": str(source), "line": 2, "column": None, "function": "f", "source": None}]
+        )
         first = sources.sourced(frame, time.time_ns(), Budget())[0]
         assert first.context is not None and first.context.lines == ["a = 1", "b = 2", "c = 3"]
         wait_until(sources.watcher.watching.is_set, 10, "the watch to start")
@@ -282,7 +303,11 @@ def test_a_watched_file_change_is_noticed_at_once(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "status"),
-    [(b"\x00\x01binary", "binary"), (b"x" * (10 * 1024 * 1024 + 1), "too_large"), (b"one\ntwo\n", "no_such_line")],
+    [
+        (b"\x00\x01binary", "binary"),
+        (b"x" * (10 * 1024 * 1024 + 1), "too_large"),
+        (b"one\ntwo\n", "no_such_line"),
+    ],
 )
 def test_files_that_cannot_be_shown_say_why(tmp_path: Path, content: bytes, status: str) -> None:
     path = tmp_path / "f.py"

@@ -36,7 +36,7 @@ export interface ErrorDetail {
   type: string;
   message: string;
   stack: string;
-  frames: Frame[];
+  frames: SourcedFrame[];
   url: string | null;
   error_source: string | null;
   line_number: number | null;
@@ -82,7 +82,7 @@ export interface ErrorGroupDetail {
   state: "open" | "resolved" | "ignored";
   state_changed_ns: number | null;
   stack: string;
-  frames: Frame[];
+  frames: SourcedFrame[];
   affected_sessions: number;
   occurrences_latest: Occurrence[];
   next_cursor: string | null;
@@ -141,6 +141,16 @@ export interface Frame {
   column: number | null;
   function: string | null;
   source: string | null;
+}
+
+export interface FrameContext {
+  status: "ok" | "no_file" | "outside_roots" | "missing" | "not_a_file" | "refused" | "unreadable" | "binary" | "too_large" | "no_such_line";
+  detail: string | null;
+  path: string | null;
+  first_line: number | null;
+  lines: string[];
+  editor_url: string | null;
+  modified_after: boolean;
 }
 
 export interface Health {
@@ -258,7 +268,7 @@ export interface Occurrence {
   type: string;
   message: string;
   stack: string;
-  frames: Frame[];
+  frames: SourcedFrame[];
   url: string | null;
   error_source: string | null;
   line_number: number | null;
@@ -341,7 +351,7 @@ export interface SessionError {
   type: string;
   message: string;
   stack: string;
-  frames: Frame[];
+  frames: SourcedFrame[];
   url: string | null;
   error_source: string | null;
   line_number: number | null;
@@ -385,6 +395,23 @@ export interface SessionRow {
   user_agent: string | null;
   is_initialized: boolean;
   live: boolean;
+}
+
+export interface SourceMapNote {
+  status: "applied" | "no_map" | "not_covered" | "changed_since" | "unreadable" | "no_bundle";
+  detail: string;
+  origin: string | null;
+}
+
+export interface SourcedFrame {
+  file: string | null;
+  line: number | null;
+  column: number | null;
+  function: string | null;
+  source: string | null;
+  generated: Frame | null;
+  source_map: SourceMapNote | null;
+  context: FrameContext | null;
 }
 
 export interface Span {

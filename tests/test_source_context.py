@@ -108,8 +108,8 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def served(checkout: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     db = tmp_path_factory.mktemp("db") / "hl.duckdb"
-    args = ["serve", "--no-open", "--port", "0", "--otlp-http-port", "0", "--otlp-grpc-port", "0", "--db", str(db),
-            "--editor", "vscode"]  # fmt: skip
+    ports = ["--port", "0", "--otlp-http-port", "0", "--otlp-grpc-port", "0"]
+    args = ["serve", "--no-open", *ports, "--db", str(db), "--editor", "vscode"]
     server = launch(args, clean_env(), db, cwd=checkout)
     yield server
     server.stop()
@@ -254,7 +254,8 @@ def test_frames_outside_the_roots_are_never_read(served: Server, checkout: Path)
             statuses[frame["function"]] = frame["context"]["status"]
     assert statuses == {
         "<module>": "outside_roots", "outside": "outside_roots", "dotdot": "outside_roots",
-        "dotdot_absolute": "outside_roots", "symlink_relative": "outside_roots", "symlink_absolute": "outside_roots",
+        "dotdot_absolute": "outside_roots", "symlink_relative": "outside_roots",
+        "symlink_absolute": "outside_roots",
         "dotenv": "refused", "key": "outside_roots",
         "fileUrl": "outside_roots", "fileUrlEncoded": "outside_roots", "fileUrlHost": "not_a_file",
         "fileUrlDotDot": "outside_roots", "procSelf": "outside_roots",

@@ -162,8 +162,10 @@ class SourceMaps:
             entry = self._maps.get(key)
             if entry is not None:
                 self._maps.move_to_end(key)
-        if isinstance(entry, _Loaded):
-            return entry
+        if isinstance(entry, _Loaded) and (
+            entry.bundle_mtime_ns is None or _mtime_ns(entry.files[0]) == entry.bundle_mtime_ns
+        ):
+            return entry  # (a rebuild the watcher did not report is noticed by the bundle's mtime)
         if isinstance(entry, _Missing) and entry.until >= time.monotonic():
             return entry.note
         loaded = self._load(key)

@@ -62,6 +62,13 @@ class Printer:
         except queue.Full:
             self.dropped += 1
 
+    def drain(self, timeout_s: float) -> None:
+        """Wait (at most `timeout_s`) until every queued line is written."""
+        deadline = time.monotonic() + timeout_s
+        with self._lines.all_tasks_done:
+            while self._lines.unfinished_tasks and (left := deadline - time.monotonic()) > 0:
+                self._lines.all_tasks_done.wait(left)
+
     def _run(self) -> None:
         while True:
             line = self._lines.get()
@@ -70,6 +77,8 @@ class Printer:
                 self._out.flush()
             except (OSError, ValueError):  # the terminal went away: nothing left to tell
                 return
+            finally:
+                self._lines.task_done()
 
 
 class Terminal:
@@ -93,6 +102,8 @@ class Terminal:
             await self._new_groups_lines()
             if time.monotonic() >= self._summary_at:
                 self._summary()
+        await self._new_groups_lines()  # what the last commits created, before the writer stops
+        await asyncio.to_thread(self._printer.drain, 2.0)
 
     async def _new_groups_lines(self) -> None:
         ids, missed = self._writer.created_groups.since(self._seen_group)

@@ -17,11 +17,11 @@ import sys
 from types import ModuleType
 
 from hl_local import __version__
-from hl_local.cli import info, serve, tail
+from hl_local.cli import info, mcp, serve, tail
 from hl_local.cli.options import UsageError
 from hl_local.errors import HlLocalError
 
-VERBS: list[ModuleType] = [serve, info, tail]
+VERBS: list[ModuleType] = [serve, info, tail, mcp]
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -21,14 +21,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hl_local.cli.options import Option, UsageError, add_options, port, resolve
+from hl_local.cli.options import Option, UsageError, add_options, port, resolve, source_root
 from hl_local.errors import DatabaseLocked, HlLocalError
 
 URL = Option("--url", "a running hl-local's UI address (default: http://HOST:PORT)", metavar="URL")
 DB = Option("--db", "read this DuckDB file instead of a running hl-local", Path, metavar="PATH")
 HOST = Option("--host", "the running hl-local's address (default 127.0.0.1)", default="127.0.0.1")
 PORT = Option("--port", "the running hl-local's UI port (default 8082)", port, 8082)
-TARGET_OPTIONS = [URL, DB, HOST, PORT]
+SOURCE_ROOT = Option(
+    "--source-root",
+    "with --db: also read source lines from here (FROM=TO or DIR, as serve "
+    "takes it; the working directory counts too)",
+    source_root,
+    repeat=True,
+    metavar="FROM=TO",
+)
+TARGET_OPTIONS = [URL, DB, HOST, PORT, SOURCE_ROOT]
 
 
 class Unreachable(HlLocalError):
@@ -99,7 +107,7 @@ def api_of(args: argparse.Namespace) -> Iterator[tuple[Api, bool]]:
     if args.url and args.db:
         raise UsageError("--url names a running hl-local and --db a file: give one of them")
     if args.db is not None:
-        with served_file(args.db.expanduser()) as url:
+        with served_file(args.db.expanduser(), args.source_root) as url:
             yield Api(url), False
         return
     url = args.url or f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
@@ -107,12 +115,13 @@ def api_of(args: argparse.Namespace) -> Iterator[tuple[Api, bool]]:
 
 
 @contextlib.contextmanager
-def served_file(path: Path) -> Iterator[str]:
+def served_file(path: Path, source_root: list[str] | None = None) -> Iterator[str]:
     """The API over `path` (read-only) on a free loopback port, in this process."""
     import uvicorn
 
     from hl_local.app import create_app
     from hl_local.config import Settings
+    from hl_local.source.frames import Sources
     from hl_local.store.db import Store
     from hl_local.store.writer import Writer
 
@@ -124,8 +133,10 @@ def served_file(path: Path) -> Iterator[str]:
         raise Unreachable(f"{exc}; follow the running hl-local instead (--url or --port)") from None
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    settings = Settings(db_path=path, host="127.0.0.1", port=sock.getsockname()[1], open_browser=False)
-    app = create_app(store, Writer(store), settings)  # the writer never starts: nothing is written
+    settings = Settings(db_path=path, host="127.0.0.1", port=sock.getsockname()[1], open_browser=False,
+                        source_root=source_root or [])  # fmt: skip
+    sources = Sources.from_settings(settings)  # the working directory (and --source-root): lines too
+    app = create_app(store, Writer(store), settings, sources)  # the writer never starts: nothing is written
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
     # (uvicorn installs no signal handlers outside the main thread: Ctrl-C stays the verb's)
     app.state.server = server
@@ -141,4 +152,5 @@ def served_file(path: Path) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+        sources.close()
         store.close()

@@ -112,9 +112,12 @@ class Terminal:
         room = max(0, GROUP_LINES_PER_MINUTE - self._lines_this_minute)
         self._unshown_groups += missed + max(0, len(ids) - room)
         if ids[:room]:
-            rows = await self._store.read(lambda cur: _group_rows(cur, ids[:room]))
-            for row in rows:
-                self._printer.print(self._group_line(*row))
+            # formatted in the read's worker thread: the top frame may load a source map from disk
+            lines = await self._store.read(
+                lambda cur: [self._group_line(*row) for row in _group_rows(cur, ids[:room])]
+            )
+            for line in lines:
+                self._printer.print(line)
                 self._lines_this_minute += 1
 
     def _group_line(

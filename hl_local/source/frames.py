@@ -65,6 +65,7 @@ class Sources:
 
     def _changed(self, paths: set[str]) -> None:
         real = {os.path.realpath(p) for p in paths}
+        self.roots.forget()  # a file created or removed: where a recorded path points may change
         for path in real:
             self.files.evict(path)
         self.maps.changed(real)

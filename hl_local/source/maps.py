@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 MAX_BUNDLE_BYTES = 32 * 1024 * 1024
 MAX_MAPS = 32
+FOUND_KEPT = 10_000  # frame lookups remembered per map
 NEGATIVE_TTL_S = 10.0
 FETCH_TIMEOUT_S = 2.0
 REBUILT_SLACK_NS = 1_000_000_000  # a bundle written in the same second as the error is not "after" it
@@ -92,6 +93,10 @@ class _Loaded:
     bundle_mtime_ns: int | None
     files: tuple[str, ...]  # local files it was read from (bundle, map): a change to one drops it
     contents: dict[int, list[str] | None] = field(default_factory=dict)
+    # (line, column, function) → the lookup's answer: stacks repeat, a function-name lookup scans the bundle
+    found: dict[tuple[int, int | None, str | None], tuple[Mapped | None, MapNote]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +300,19 @@ class SourceMaps:
             return None, MapNote("changed_since", detail, origin)
         if line is None:
             return None, MapNote("not_covered", "the frame has no line number", origin)
+        key = (line, column, function)
+        found = loaded.found.get(key)
+        if found is None:
+            found = self._find(loaded, line, column, function)
+            if len(loaded.found) >= FOUND_KEPT:
+                loaded.found.clear()
+            loaded.found[key] = found
+        return found
+
+    def _find(
+        self, loaded: _Loaded, line: int, column: int | None, function: str | None
+    ) -> tuple[Mapped | None, MapNote]:
+        origin = loaded.origin
         if line > loaded.line_count:
             return None, MapNote(
                 "not_covered", f"the bundle has {loaded.line_count} lines, not {line}", origin

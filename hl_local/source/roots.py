@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
+import time
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ from pathlib import Path
 from typing import Literal
 
 MAX_PATH_CHARS = 4096
+LOCATED_KEPT = 4096  # recorded paths whose answer is remembered…
+LOCATED_TTL_S = 5.0  # …this long
 # Where a bundle served at http://host/assets/app.js usually is in a checkout.
 BUILD_DIRS = ("dist", "build", "public", "out", "static", "www")
 # Names (of any path part below a root) that hold secrets and never source code.
@@ -32,6 +36,7 @@ SECRET_DIRS = frozenset({".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker",
 SECRET_NAMES = (".env", ".env.*", ".netrc", ".pgpass", ".git-credentials", ".npmrc", ".pypirc",
                 "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*",
                 "*.pem", "*.key", "*.p12", "*.pfx")  # fmt: skip
+_SECRET_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in SECRET_NAMES))
 # Frame "files" that are not files: runtimes' own code and placeholders.
 _NOT_FILES = ("<", "node:", "internal/", "native", "[native code]", "wasm:", "eval at ", "blob:", "data:")
 
@@ -92,6 +97,7 @@ class SourceRoots:
             roots.insert(0, str(cwd))
         self.roots: tuple[str, ...] = tuple(dict.fromkeys(roots))
         self.cwd = str(cwd)
+        self._located: dict[str, tuple[float, Located | Refused]] = {}
 
     def describe(self) -> str:
         """For the start-up lines: what may be read."""
@@ -106,10 +112,8 @@ class SourceRoots:
         """`real` (already a real path) if it lies under a root and is not a secret's name."""
         for root in self.roots:
             if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
-                parts = Path(os.path.relpath(real, root)).parts
-                if any(p in SECRET_DIRS for p in parts) or any(
-                    fnmatch.fnmatch(parts[-1], pattern) for pattern in SECRET_NAMES
-                ):
+                parts = real[len(root) :].split(os.sep)
+                if not SECRET_DIRS.isdisjoint(parts) or _SECRET_NAME.match(parts[-1]):
                     return Refused(
                         "refused", f"{real} looks like a secret (key, credentials or .env), not source"
                     )
@@ -119,7 +123,25 @@ class SourceRoots:
         )
 
     def locate(self, recorded: str) -> Located | Refused:
-        """The local file a frame's recorded file names, or why there is none to read."""
+        """The local file a frame's recorded file names, or why there is none to read.
+
+        Remembered per recorded text for LOCATED_TTL_S (stacks repeat their files; resolving costs a
+        few lstat calls per path part), or until `forget` (the watcher saw a change). files.py checks
+        the opened file's own path again, so a stale answer can never widen what is read.
+        """
+        now = time.monotonic()
+        known = self._located.get(recorded)
+        if known is None or known[0] < now:
+            known = (now + LOCATED_TTL_S, self._locate(recorded))
+            if len(self._located) >= LOCATED_KEPT:
+                self._located.clear()
+            self._located[recorded] = known
+        return known[1]
+
+    def forget(self) -> None:
+        self._located.clear()
+
+    def _locate(self, recorded: str) -> Located | Refused:
         candidates = self.candidates(recorded)
         if isinstance(candidates, Refused):
             return candidates

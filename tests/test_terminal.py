@@ -155,3 +155,41 @@ def test_tail_reads_a_file_and_says_what_is_wrong(db_path: Path) -> None:
     gone = run_hl_local("tail", "--port", "1")
     assert gone.returncode == 1 and "no hl-local answers at http://127.0.0.1:1" in gone.stderr
     assert os.path.exists(db_path)
+
+
+def test_the_minute_summary_counts_what_arrived() -> None:
+    """The summary line, in process over a real store and writer (a minute is too long to wait for)."""
+    import asyncio
+    import io
+    import json
+
+    from hl_local.decode.otlp_json import decode_logs, decode_traces
+    from hl_local.store.db import Store
+    from hl_local.store.writer import Writer
+    from hl_local.terminal import Terminal
+
+    store = Store.open(None)
+    writer = Writer(store)
+    writer.start()
+    out = io.StringIO()
+    try:
+        terminal = Terminal(store, writer, None, "http://127.0.0.1:8082", out)
+        terminal._summary()  # nothing arrived: no line
+        error = otlp_error("SummaryError", "summed", "Error: s\n    at f (/app/x.js:1:2)")
+
+        async def send() -> None:
+            await writer.write(decode_logs(json.dumps(log_record("one", "INFO")).encode()))
+            await writer.write(decode_logs(json.dumps(log_record("two", "WARN")).encode()))
+            await writer.write(decode_traces(json.dumps(error).encode()))
+            await terminal._new_groups_lines()
+
+        asyncio.run(send())
+        terminal._summary()
+        terminal._printer.drain(5)
+    finally:
+        writer.close()
+        store.close()
+    lines = out.getvalue().splitlines()
+    assert lines[0].split("  ", 1)[1].startswith("new error  -  SummaryError: summed  at f (/app/x.js:1)")
+    assert lines[1].endswith("last minute: 1 span, 2 log lines, 1 error, 1 new error group"), lines
+    assert len(lines) == 2

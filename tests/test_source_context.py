@@ -293,8 +293,10 @@ def test_a_watched_file_change_is_noticed_at_once(tmp_path: Path) -> None:
         assert first.context is not None and first.context.lines == ["a = 1", "b = 2", "c = 3"]
         wait_until(sources.watcher.watching.is_set, 10, "the watch to start")
         time.sleep(0.05)  # inotify needs the watch in place before the write (not synchronisation)
+        (tmp_path / "app.log").write_text("a log file next to the code changes nothing\n")
         source.write_text("a = 1\nb = 20\nc = 3\n")
         wait_until(lambda: sources.version > 0, 10, "the watcher to report the change")
+        assert sources.version == 1  # the log file's own events did not count
         again = sources.sourced(frame, time.time_ns(), Budget())[0]
         assert again.context is not None and again.context.lines[1] == "b = 20"
         assert sources.files.reads == 2 and sources.watcher.directories == 1

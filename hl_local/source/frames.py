@@ -63,14 +63,14 @@ class Sources:
     def close(self) -> None:
         self.watcher.close()
 
-    def _changed(self, paths: set[str]) -> None:
+    def _changed(self, paths: set[str], created_or_removed: bool) -> None:
         real = {os.path.realpath(p) for p in paths}
-        self.roots.forget()  # a file created or removed: where a recorded path points may change
-        for path in real:
-            self.files.evict(path)
-        self.maps.changed(real)
-        with self._lock:
-            self.version += 1
+        if created_or_removed:  # where a recorded path points may have changed
+            self.roots.forget()
+        shown = [path for path in real if self.files.evict(path)]
+        if self.maps.changed(real) or shown:
+            with self._lock:
+                self.version += 1
 
     # ------------------------------------------------------------------ for the API
 

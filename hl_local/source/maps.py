@@ -153,12 +153,17 @@ class SourceMaps:
         mapped, _ = self._lookup(entry, line, column, function, None)
         return mapped
 
-    def changed(self, paths: set[str]) -> None:
-        """Files changed on disk: forget maps read from them, and every "no map" answer."""
+    def changed(self, paths: set[str]) -> bool:
+        """Files changed on disk: forget maps read from them (True if there were), and "no map" answers."""
+        dropped = False
         with self._lock:
             for key, entry in list(self._maps.items()):
-                if isinstance(entry, _Missing) or paths.intersection(entry.files):
+                if isinstance(entry, _Missing):
                     del self._maps[key]
+                elif paths.intersection(entry.files):
+                    del self._maps[key]
+                    dropped = True
+        return dropped
 
     # ------------------------------------------------------------------ loading
 

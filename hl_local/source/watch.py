@@ -8,8 +8,9 @@ ARCHITECTURE.md for what that measured). The set grows as files are read; a new 
 the watch (watchfiles takes its paths once), which costs a few milliseconds.
 
 Correctness does not depend on it: every cache hit is checked against a stat (files.py). This is
-what makes a change visible without anyone asking: `on_change` evicts and bumps a version that
-/api/live turns into a refresh.
+what makes a change visible without anyone asking: `on_change` evicts, and when a file that was
+shown changed it bumps a version that /api/live turns into a refresh. Other files of a watched
+directory (a log file the app writes next to its code) change nothing.
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ import threading
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
+# watchfiles logs every batch of changes at INFO; litestar's logging shows INFO on the terminal, and a
+# log file in a watched directory would then report its own growth for ever.
+logging.getLogger("watchfiles").setLevel(logging.WARNING)
 
 MAX_DIRS = 1024
 DEBOUNCE_MS = 100  # an editor's save is often several events (write, rename, chmod)
 
 
 class SourceWatcher:
-    def __init__(self, on_change: Callable[[set[str]], None]) -> None:
+    def __init__(self, on_change: Callable[[set[str], bool], None]) -> None:
         self._on_change = on_change
         self._dirs: set[str] = set()
         self._lock = threading.Lock()
@@ -81,7 +85,9 @@ class SourceWatcher:
                     ignore_permission_denied=True,
                     rust_timeout=1000,
                 ):
-                    self._on_change({path for _, path in changes})
+                    # (paths, whether a file was created or removed: where recorded paths point may change)
+                    created_or_removed = any(change != watchfiles.Change.modified for change, _ in changes)
+                    self._on_change({path for _, path in changes}, created_or_removed)
             except Exception as exc:  # a directory removed meanwhile: drop the missing ones, go on
                 log.debug("source watch restarts: %s", exc)
                 with self._lock:

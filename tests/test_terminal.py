@@ -138,22 +138,29 @@ def test_tail_follows_new_lines_that_match(serving: tuple[Server, Lines]) -> Non
             tail.stdout.close()
 
 
-def test_tail_reads_a_file_and_says_what_is_wrong(db_path: Path) -> None:
+def test_tail_reads_a_file_and_says_what_is_wrong(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hl_local.cli import main  # in this process: the same code as the command, without four start-ups
+
+    def tail(*args: str) -> tuple[int, str, str]:
+        code = main(["tail", *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
     server = start_server(db_path)
     post(server, "/v1/logs", log_record("kept in the file", "WARN"))
     post(server, "/v1/traces", otlp_error("FileError", "in the file", "Error: f\n    at f (/app/x.js:1:2)"))
     wait_until(lambda: group_ids(server).get("FileError"), 15, "the error group")
-    held = run_hl_local("tail", "--db", str(db_path))
+    held = run_hl_local("tail", "--db", str(db_path))  # the command itself, once
     assert held.returncode == 1 and "follow the running hl-local instead" in held.stderr, held.stderr
     server.stop()
-    logs = run_hl_local("tail", "logs", "--db", str(db_path))
-    assert logs.returncode == 0 and "WARN  shop  kept in the file" in logs.stdout, logs.stderr
-    errors = run_hl_local("tail", "errors", "type=FileError", "--db", str(db_path))
-    assert errors.returncode == 0 and "FileError: in the file  ×1" in errors.stdout, errors.stderr  # noqa: RUF001
-    bad = run_hl_local("tail", "logs", "level=(", "--db", str(db_path))
-    assert bad.returncode == 2 and "expected" in bad.stderr
-    gone = run_hl_local("tail", "--port", "1")
-    assert gone.returncode == 1 and "no hl-local answers at http://127.0.0.1:1" in gone.stderr
+    code, out, err = tail("logs", "--db", str(db_path))
+    assert code == 0 and "WARN  shop  kept in the file" in out, err
+    code, out, err = tail("errors", "type=FileError", "--db", str(db_path))
+    assert code == 0 and "FileError: in the file  ×1" in out, err  # noqa: RUF001
+    code, _, err = tail("logs", "level=(", "--db", str(db_path))
+    assert code == 2 and "expected" in err
+    code, _, err = tail("--port", "1")
+    assert code == 1 and "no hl-local answers at http://127.0.0.1:1" in err
     assert os.path.exists(db_path)
 
 

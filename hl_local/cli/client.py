@@ -17,6 +17,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,7 @@ def api_of(args: argparse.Namespace) -> Iterator[tuple[Api, bool]]:
 def served_file(path: Path, source_root: list[str] | None = None) -> Iterator[str]:
     """The API over `path` (read-only) on a free loopback port, in this process."""
     import uvicorn
+    from litestar.exceptions import LitestarDeprecationWarning
 
     from hl_local.app import create_app
     from hl_local.config import Settings
@@ -132,25 +134,31 @@ def served_file(path: Path, source_root: list[str] | None = None) -> Iterator[st
     except DatabaseLocked as exc:
         raise Unreachable(f"{exc}; follow the running hl-local instead (--url or --port)") from None
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    settings = Settings(db_path=path, host="127.0.0.1", port=sock.getsockname()[1], open_browser=False,
-                        source_root=source_root or [])  # fmt: skip
-    sources = Sources.from_settings(settings)  # the working directory (and --source-root): lines too
-    app = create_app(store, Writer(store), settings, sources)  # the writer never starts: nothing is written
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
-    # (uvicorn installs no signal handlers outside the main thread: Ctrl-C stays the verb's)
-    app.state.server = server
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="hl-local-file", daemon=True
-    )
-    thread.start()
+    sources: Sources | None = None
     try:
-        while not server.started and thread.is_alive():
-            threading.Event().wait(0.01)
-        yield f"http://127.0.0.1:{settings.port}"
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+        settings = Settings(db_path=path, host="127.0.0.1", port=port, open_browser=False,
+                            source_root=source_root or [])  # fmt: skip
+        sources = Sources.from_settings(settings)  # the working directory (and --source-root): lines too
+        with warnings.catch_warnings():  # litestar deprecates the handlers' parameter style: not the user's
+            warnings.simplefilter("ignore", LitestarDeprecationWarning)
+            app = create_app(store, Writer(store), settings, sources)  # the writer never starts: no writes
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+        app.state.server = server  # (no signal handlers outside the main thread: Ctrl-C stays the verb's)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="hl-local-file", daemon=True
+        )
+        thread.start()
+        try:
+            while not server.started and thread.is_alive():
+                threading.Event().wait(0.01)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         sock.close()
-        sources.close()
+        if sources is not None:
+            sources.close()
         store.close()

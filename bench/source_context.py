@@ -7,10 +7,10 @@ Run by hand (never in the test suite):
 
 - page: a 20-frame Python stack through 20 files of 200 lines in a temporary checkout, posted over
   OTLP/HTTP. One hl-local runs with the checkout as its working directory (every frame gets its 11
-  lines), the baseline one with `/` (no source root: every frame is refused, no file is read). Per run
-  and mode, a fresh server: the first GET /api/error-groups/{id} (first view: files read cold) and
-  the median of 30 more (cached). Then the same in process: Sources.sourced() of the stack, cold
-  (a new Sources) and cached.
+  lines), the baseline one with `/` (no source root: every frame is refused, no file is read), both
+  at once and asked in turn. Per run, two fresh servers: the first GET /api/error-groups/{id} (first
+  view: files read cold) and the median of 30 more (cached). Then the same in process:
+  Sources.sourced() of the stack, cold (a new Sources) and cached.
 - map: web/'s own UI bundled by esbuild with --minify --sourcemap (a ~1.2 MB map): load (read bundle
   and map, parse) and resolve a frame, cold, `--runs` times; a cached lookup; json.loads of the same
   map as the same-run baseline.
@@ -91,29 +91,39 @@ def start(cwd: Path) -> tuple[subprocess.Popen[str], str, str]:
     return proc, ui, otlp_url
 
 
-def page_once(cwd: Path, stack: str) -> tuple[float, float, int]:
-    proc, ui, otlp_url = start(cwd)
+def page_pair(stack: str, checkout: Path, flip: bool) -> dict[str, tuple[float, float, int]]:
+    """Both servers at once, asked in turn: the machine's noise falls on both alike."""
+    modes = {"source lines": checkout, "baseline (no roots)": Path("/")}
+    running = {name: start(cwd) for name, cwd in modes.items()}
     try:
         with httpx.Client(timeout=30) as client:
-            client.post(f"{otlp_url}/v1/traces", json=otlp(stack)).raise_for_status()
-            group_id = ""
-            while not group_id:
-                items = client.get(f"{ui}/api/error-groups").json()["items"]
-                group_id = items[0]["group_id"] if items else ""
-            url = f"{ui}/api/error-groups/{group_id}"
-            t = time.perf_counter()
-            first = client.get(url)
-            first_ms = (time.perf_counter() - t) * 1000
-            warm = []
-            for _ in range(30):
+            urls = {}
+            for name, (_, ui, otlp_url) in running.items():
+                client.post(f"{otlp_url}/v1/traces", json=otlp(stack)).raise_for_status()
+                group_id = ""
+                while not group_id:
+                    items = client.get(f"{ui}/api/error-groups").json()["items"]
+                    group_id = items[0]["group_id"] if items else ""
+                urls[name] = f"{ui}/api/error-groups/{group_id}"
+            order = list(urls)[::-1] if flip else list(urls)
+            first: dict[str, float] = {}
+            lines: dict[str, int] = {}
+            for name in order:
                 t = time.perf_counter()
-                client.get(url).raise_for_status()
-                warm.append((time.perf_counter() - t) * 1000)
-            with_lines = sum(1 for f in first.json()["frames"] if f["context"]["lines"])
-        return first_ms, median(warm), with_lines
+                answer = client.get(urls[name])
+                first[name] = (time.perf_counter() - t) * 1000
+                lines[name] = sum(1 for f in answer.json()["frames"] if f["context"]["lines"])
+            warm: dict[str, list[float]] = {name: [] for name in urls}
+            for _ in range(30):
+                for name in order:
+                    t = time.perf_counter()
+                    client.get(urls[name]).raise_for_status()
+                    warm[name].append((time.perf_counter() - t) * 1000)
+        return {name: (first[name], median(warm[name]), lines[name]) for name in urls}
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        for proc, _, _ in running.values():
+            proc.terminate()
+            proc.wait(timeout=20)
 
 
 def bench_page(runs: int) -> None:
@@ -125,9 +135,8 @@ def bench_page(runs: int) -> None:
         stack = make_checkout(checkout)
         results: dict[str, list[tuple[float, float, int]]] = {"source lines": [], "baseline (no roots)": []}
         for run in range(runs):
-            order = [("source lines", checkout), ("baseline (no roots)", Path("/"))]
-            for name, cwd in order if run % 2 == 0 else order[::-1]:
-                results[name].append(page_once(cwd, stack))
+            for name, row in page_pair(stack, checkout, flip=run % 2 == 1).items():
+                results[name].append(row)
         title = f"error page, GET /api/error-groups/{{id}}, {FRAMES} frames"
         print(f"{title}, medians of {runs} fresh servers (ms):")
         for name, rows in results.items():

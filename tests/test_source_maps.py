@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
+from hl_local.source.fetch import loopback_address
 from hl_local.source.frames import Sources
-from hl_local.source.maps import loopback_address
 from hl_local.source.roots import SourceRoots
 from hl_local.store.grouping import fingerprints
 from tests.conftest import Server, clean_env, launch, wait_until

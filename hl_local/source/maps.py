@@ -5,10 +5,9 @@ Where a map comes from, for a frame whose file is a bundle (`http://localhost:51
 1. the bundle on this machine (roots.py: `--source-root URL=DIR`, else the URL's path under a root
    or its dist/, build/, public/ … folder), then its `sourceMappingURL` comment (a `data:` URL, or a
    file beside it, which must be under the roots too), else `<bundle>.map` beside it;
-2. only with `--fetch-source-maps`, and only from a loopback address (127.0.0.0/8, ::1, `localhost`,
-   connected to as 127.0.0.1: no name is ever looked up): the bundle from the app's own dev server,
-   then the map its `SourceMap` header or comment names, on a loopback address as well. No redirects,
-   2 s timeout, MAX_BUNDLE_BYTES at most. Nothing else ever connects anywhere.
+2. only with `--fetch-source-maps`, and only from a loopback address (fetch.py): the bundle from the
+   app's own dev server, then the map its `SourceMap` header or comment names, on a loopback address
+   as well. Nothing else ever connects anywhere.
 
 Parsing and lookups are symbolic's (Sentry's Python bindings to the Rust `sourcemap` crate; a
 1.2 MB map parses in ~9 ms where a pure-Python VLQ decoder took ~120 ms, and it names the original
@@ -29,8 +28,6 @@ calls it while grouping, where no file may be read.
 from __future__ import annotations
 
 import base64
-import http.client
-import ipaddress
 import logging
 import os
 import queue
@@ -43,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from hl_local.source.fetch import fetch_loopback
 from hl_local.source.files import Unread, decode_text, read_bytes, split_lines
 from hl_local.source.roots import Located, Refused, SourceRoots
 
@@ -55,7 +53,6 @@ MAX_BUNDLE_BYTES = 32 * 1024 * 1024
 MAX_MAPS = 32
 FOUND_KEPT = 10_000  # frame lookups remembered per map
 NEGATIVE_TTL_S = 10.0
-FETCH_TIMEOUT_S = 2.0
 REBUILT_SLACK_NS = 1_000_000_000  # a bundle written in the same second as the error is not "after" it
 _BUNDLE_SUFFIXES = (".js", ".mjs", ".cjs", ".jsx")
 _MAP_COMMENT = re.compile(rb"[#@][ \t]*sourceMappingURL[ \t]*=[ \t]*(\S+)[ \t]*(?:\*/)?[ \t]*$", re.M)
@@ -249,8 +246,8 @@ class SourceMaps:
 
     def _load_fetched(self, url: str) -> _Loaded | MapNote:
         got = fetch_loopback(url, MAX_BUNDLE_BYTES)
-        if isinstance(got, MapNote):
-            return got
+        if isinstance(got, str):
+            return MapNote("no_bundle", got)
         data, headers = got
         reference = headers.get("sourcemap") or headers.get("x-sourcemap")
         named = reference.encode() if reference else _map_reference(data)
@@ -260,7 +257,7 @@ class SourceMaps:
         else:
             map_url = urllib.parse.urljoin(url, named.decode(errors="replace") if named else url + ".map")
             fetched = fetch_loopback(map_url, MAX_BUNDLE_BYTES)
-            map_bytes = fetched if isinstance(fetched, MapNote) else fetched[0]
+            map_bytes = MapNote("no_map", fetched) if isinstance(fetched, str) else fetched[0]
             origin = map_url
         if isinstance(map_bytes, MapNote):
             return MapNote("no_map", map_bytes.detail)
@@ -395,52 +392,3 @@ def _read_map(roots: SourceRoots, map_file: Located, bundle: Located, named: boo
     if decode_text(data) is None:
         return MapNote("unreadable", f"{map_file.shown} is binary, not a source map")
     return data
-
-
-# ---------------------------------------------------------------- the dev server, on loopback only
-
-
-def loopback_address(url: str) -> tuple[str, int] | str:
-    """(IP, port) to connect to for `url`, or why it is refused: plain http on a loopback address only."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme != "http":
-        return f"{url[:200]} is not plain http on this machine"
-    host = parts.hostname or ""
-    if host == "localhost":
-        ip = "127.0.0.1"  # never resolved: /etc/hosts or DNS could point "localhost" elsewhere
-    else:
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return f"{host} is not a loopback address (only 127.0.0.0/8, ::1 and localhost are asked)"
-        if not address.is_loopback:
-            return f"{host} is not a loopback address (only 127.0.0.0/8, ::1 and localhost are asked)"
-        ip = str(address)
-    try:
-        port = parts.port or 80
-    except ValueError:
-        return f"{url[:200]} has no valid port"
-    return ip, port
-
-
-def fetch_loopback(url: str, max_bytes: int) -> tuple[bytes, dict[str, str]] | MapNote:
-    """GET `url` from a loopback address: the body and lower-cased headers, or why not."""
-    address = loopback_address(url)
-    if isinstance(address, str):
-        return MapNote("no_bundle", f"not fetched: {address}")
-    parts = urllib.parse.urlsplit(url)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    connection = http.client.HTTPConnection(address[0], address[1], timeout=FETCH_TIMEOUT_S)
-    try:
-        connection.request("GET", target, headers={"Host": parts.netloc, "User-Agent": "hl-local"})
-        response = connection.getresponse()
-        if response.status != 200:  # redirects included: never followed
-            return MapNote("no_bundle", f"{url[:200]} answered {response.status}")
-        body = response.read(max_bytes + 1)
-        if len(body) > max_bytes:
-            return MapNote("no_bundle", f"{url[:200]} is over {max_bytes:,} bytes")
-        return body, {k.lower(): v for k, v in response.getheaders()}
-    except (OSError, http.client.HTTPException) as exc:
-        return MapNote("no_bundle", f"{url[:200]} could not be fetched: {exc}")
-    finally:
-        connection.close()

@@ -261,6 +261,8 @@ class ErrorColumns(msgspec.Struct):
 
 
 class TraceError(ErrorColumns):
+    # Through source maps, with lines for the first 128 frames of the answer (source_all fills it).
+    frames: list[SourcedFrame]  # type: ignore[assignment]  # ErrorColumns' stored text, sourced
     session_id: str | None
     linked_session_id: str | None
 

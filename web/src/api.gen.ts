@@ -506,7 +506,7 @@ export interface TraceError {
   type: string;
   message: string;
   stack: string;
-  frames: Frame[];
+  frames: SourcedFrame[];
   url: string | null;
   error_source: string | null;
   line_number: number | null;

@@ -57,16 +57,19 @@ class SourceWatcher:
                 self._thread.start()
 
     def close(self) -> None:
-        self._stop.set()
-        self._restart.set()
+        with self._lock:  # under the lock: the thread cannot clear `_restart` between these and its check
+            self._stop.set()
+            self._restart.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
         import watchfiles  # ~30 ms; only once a file was shown
 
-        while not self._stop.is_set():
+        while True:
             with self._lock:
+                if self._stop.is_set():
+                    return
                 self._restart.clear()
                 dirs = sorted(d for d in self._dirs if os.path.isdir(d))
             if not dirs:

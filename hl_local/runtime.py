@@ -173,4 +173,14 @@ def run(settings: Settings, on_ready: Callable[[str], None] | None = None) -> No
     sys.setswitchinterval(0.001)  # UI reads should not wait 5 ms slices behind a decode
     if os.environ.get("HL_LOCAL_DEBUG"):
         logging.basicConfig(level=logging.DEBUG)
-    asyncio.run(serve(settings, on_ready))
+    with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+        runner.run(serve(settings, on_ready))
+
+
+def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop where it is installed (uvicorn[standard] brings it), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop

@@ -140,11 +140,16 @@ def _no_server_outlives_the_session() -> Iterator[None]:
 
 
 def launch(
-    args: list[str], env: dict[str, str], db_path: Path | None = None, cwd: Path | None = None
+    args: list[str],
+    env: dict[str, str],
+    db_path: Path | None = None,
+    cwd: Path | None = None,
+    program: list[str] | None = None,
 ) -> Server:
-    """Start `python -m hl_local ARGS` (stderr merged into stdout) and parse its start-up lines."""
+    """Start `python -m hl_local ARGS` or `program ARGS` (stderr into stdout); parse its start-up lines."""
+    command = [*program, *args] if program else hl_local_command(*args)
     process = subprocess.Popen(
-        hl_local_command(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd
     )
     server = Server(process, db_path)
     _launched.append(server)

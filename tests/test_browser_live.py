@@ -408,10 +408,13 @@ def test_browser_sdk_records_into_hl_local(
 
     # ---- the uncaught error
     errors = server.query(
-        "SELECT type, message, source, url, frames FROM errors WHERE session_id = ?", [session_id]
+        "SELECT type, message, source, url, frames, service_name, environment FROM errors"
+        " WHERE session_id = ?",
+        [session_id],
     )
     assert len(errors) == 1, errors
-    error_type, message, source, url, frames = errors[0]
+    error_type, message, source, url, frames, error_service, error_environment = errors[0]
+    assert (error_service, error_environment) == ("live-test", "test")  # what H.init said
     assert (error_type, message, source) == (
         "window.onerror",
         "Uncaught Error: live uncaught boom",

@@ -64,10 +64,20 @@ def post_traces(server: Server, body: bytes) -> None:
 # --- version --------------------------------------------------------------------------------------
 
 
+def _head_commit() -> str:
+    root = Path(__file__).parent.parent
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True)
+    assert head.returncode == 0, head.stderr
+    return head.stdout.strip()[:12]
+
+
 def test_version_from_module() -> None:
     result = run_hl_local("--version")
     assert result.returncode == 0
-    assert result.stdout.strip() == f"hl-local {__version__}"
+    # a checkout names its HEAD, and says when tracked files differ from it
+    assert re.fullmatch(
+        rf"hl-local {re.escape(__version__)} \(commit {_head_commit()}(-dirty)?\)", result.stdout.strip()
+    )
 
 
 def test_version_from_console_script() -> None:
@@ -77,7 +87,7 @@ def test_version_from_console_script() -> None:
         [str(script), "--version"], capture_output=True, text=True, timeout=30, env=clean_env()
     )
     assert result.returncode == 0
-    assert result.stdout.strip() == f"hl-local {__version__}"
+    assert result.stdout.startswith(f"hl-local {__version__} (commit {_head_commit()}")
 
 
 # --- ports ----------------------------------------------------------------------------------------

@@ -80,13 +80,18 @@ sdk_bundle = live.sdk_bundle
 
 @pytest.fixture(scope="session")
 def highlight_python() -> Path:
-    """The python of a venv with highlight-io 0.10.2 and Flask, made once per requirements file.
+    """The python of a venv with highlight-io 0.10.2 and Flask, made once per requirements file."""
+    return pinned_venv("highlight-py", REQUIREMENTS)
+
+
+def pinned_venv(name: str, requirements: Path) -> Path:
+    """The python of a venv of `requirements` (every package pinned), made once under CACHE_DIR.
 
     A lock keeps two pytest runs from building it at once; `.complete` is written last, so a
     build that was interrupted is started again.
     """
-    digest = hashlib.sha256(REQUIREMENTS.read_bytes() + sys.version.encode()).hexdigest()[:12]
-    venv = CACHE_DIR / f"highlight-py-{digest}"
+    digest = hashlib.sha256(requirements.read_bytes() + sys.version.encode()).hexdigest()[:12]
+    venv = CACHE_DIR / f"{name}-{digest}"
     python = venv / "bin" / "python"
     complete = venv / ".complete"
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
@@ -95,12 +100,12 @@ def highlight_python() -> Path:
         if not complete.exists():
             shutil.rmtree(venv, ignore_errors=True)
             started = time.monotonic()
-            _make_venv(venv, python)
+            _make_venv(venv, python, requirements)
             complete.write_text(f"made in {time.monotonic() - started:.0f} s\n")
     return python
 
 
-def _make_venv(venv: Path, python: Path) -> None:
+def _make_venv(venv: Path, python: Path, requirements: Path) -> None:
     made = subprocess.run(
         [sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True, timeout=300
     )
@@ -108,15 +113,15 @@ def _make_venv(venv: Path, python: Path) -> None:
         pytest.fail(f"python -m venv {venv} failed:\n{made.stdout}\n{made.stderr}")
     install = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     # Every package is pinned, so no resolving; bytecode is compiled on first import, not for all.
-    install += ["--no-deps", "--no-compile", "-r", str(REQUIREMENTS)]
+    install += ["--no-deps", "--no-compile", "-r", str(requirements)]
     done = subprocess.run(install, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         output = done.stdout + done.stderr
         shutil.rmtree(venv, ignore_errors=True)
         refused = [line for line in output.splitlines() if any(m in line for m in NETWORK_ERRORS)]
         if refused:
-            pytest.skip(f"no network: pip could not install {REQUIREMENTS} from PyPI: {refused[-1][:300]}")
-        pytest.fail(f"pip install -r {REQUIREMENTS} failed:\n{output[-4000:]}")
+            pytest.skip(f"no network: pip could not install {requirements} from PyPI: {refused[-1][:300]}")
+        pytest.fail(f"pip install -r {requirements} failed:\n{output[-4000:]}")
 
 
 def child_env() -> dict[str, str]:

@@ -545,6 +545,45 @@ HAND_WRITTEN: list[tuple[str, str, list[Frame], str | None]] = [
         "connection refused",
     ),
     ("browser StackFrame array as JSON", json.dumps(BROWSER_FRAMES), BROWSER_EXPECTED, None),
+    # The languages of Highlight's other SDKs (their stacks as their OpenTelemetry SDKs print them).
+    (
+        "java printStackTrace, up to its Caused by",
+        "java.lang.IllegalStateException: cart empty\n\tat com.shop.Cart.total(Cart.java:42)\n"
+        "\tat java.base/jdk.internal.reflect.Method.invoke(Native Method)\n"
+        "Caused by: java.io.IOException: x\n"
+        "\tat com.shop.Db.read(Db.java:7)",
+        [
+            Frame("Cart.java", 42, None, "com.shop.Cart.total"),
+            Frame("Native Method", None, None, "java.base/jdk.internal.reflect.Method.invoke"),
+        ],
+        "java.lang.IllegalStateException: cart empty",
+    ),
+    (
+        ".net Exception.ToString, with and without symbols",
+        "System.InvalidOperationException: cart empty\n"
+        "   at Shop.Cart.Total(Int32 n) in /src/Cart.cs:line 42\n"
+        "   at System.Threading.ExecutionContext.Run()",
+        [
+            Frame("/src/Cart.cs", 42, None, "Shop.Cart.Total"),
+            Frame(None, None, None, "System.Threading.ExecutionContext.Run"),
+        ],
+        "System.InvalidOperationException: cart empty",
+    ),
+    (
+        "ruby full_message",
+        "/app/cart.rb:42:in 'total': cart empty (RuntimeError)\n\tfrom /app/app.rb:10:in `block in call'",
+        [Frame("/app/cart.rb", 42, None, "total"), Frame("/app/app.rb", 10, None, "block in call")],
+        "cart empty (RuntimeError)",
+    ),
+    (
+        "php getTraceAsString",
+        "#0 /app/src/Api.php(17): Cart->total()\n#1 /app/public/index.php(5): Api->checkout()\n#2 {main}",
+        [
+            Frame("/app/src/Api.php", 17, None, "Cart->total()"),
+            Frame("/app/public/index.php", 5, None, "Api->checkout()"),
+        ],
+        None,
+    ),
 ]
 
 

@@ -16,7 +16,7 @@ import argparse
 import sys
 from types import ModuleType
 
-from hl_local import __version__
+from hl_local.build_info import VersionAction
 from hl_local.cli import info, mcp, serve, tail
 from hl_local.cli.options import UsageError
 from hl_local.errors import HlLocalError
@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="hl-local",
         description="A local home for Highlight.io SDK and OpenTelemetry data, in one DuckDB file.",
     )
-    parser.add_argument("--version", action="version", version=f"hl-local {__version__}")
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="VERB")
     for verb in VERBS:
         verb_parser = sub.add_parser(verb.NAME, help=verb.HELP, description=verb.HELP)

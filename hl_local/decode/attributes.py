@@ -126,6 +126,10 @@ class AttributeDecoder:
                     _promote(promoted, hit[0], hit[1])
         return "{" + ",".join(fragments) + "}"  # type: ignore[arg-type]
 
+    def mentions(self, blobs: Iterable[Any], text: bytes) -> bool:
+        """Whether any encoded attribute holds `text` (a key or a value): a byte search, no decoding."""
+        return any(text in blob for blob in self._blob_list(blobs))
+
     def to_dict(self, blobs: Iterable[Any]) -> dict[str, Any]:
         return {a[0]: a[1] for a in map(self.decode, self._blob_list(blobs))}
 

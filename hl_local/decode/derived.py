@@ -1,7 +1,12 @@
 """What Highlight's backend derives from OTLP, so SDK users see what they expect.
 
 - A span event named `exception` is an error, and also an ERROR log line (message as body).
-- A span event named `log` (highlight-go's logrus hook) is a log line.
+- A span event named `log` (highlight-go's logrus hook, highlight-ruby) is a log line.
+- A span event named `feature_flag` / `feature_flag.evaluation` is a flag evaluation (flags.py).
+- A browser's (`webjs`) `log` and `exception` events are its console lines and errors, shaped as
+  the browser SDK's pushes shape them (frontend.py), without Highlight's ERROR log line.
+- An error's payload is its resource's, span's and event's attributes merged, the event's winning
+  (so `H.consumeError(err, msg, payload)` in Node shows the request id its span carries).
 - A log record with `exception.type` or `exception.message` is also an error; a lone
   `exception.stacktrace` is not (the Node SDK puts one on every log record).
 - Identical exception events on one span (Flask reports a crash twice) are one error: the
@@ -15,13 +20,19 @@ Error groups are assigned later, by the writer (store/grouping.py), which knows 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
+from hl_local.decode import frontend
 from hl_local.decode.attributes import json_text
-from hl_local.decode.records import ErrorLog, ErrorRow, LogRow
+from hl_local.decode.flags import FLAG_EVENTS, flag_row
+from hl_local.decode.levels import normalise_level
+from hl_local.decode.records import ErrorLog, ErrorRow, FlagEvaluationRow, LogRow
 from hl_local.decode.stacks import Frame, frames_to_json, parse_stack
 
 _URL_KEYS = ("URL", "url.full", "http.url", "http.target")
@@ -54,6 +65,9 @@ class Origin:
     scope_version: str
     resource_attributes: str
     url: str | None = None
+    span_name: str = ""
+    span_attributes: dict[str, Any] = field(default_factory=dict)  # of the span, or {} for a log record
+    frontend: bool = False  # a browser's telemetry (telemetry.sdk.language = webjs)
 
 
 @dataclass
@@ -62,16 +76,29 @@ class Derived:
     logs: list[LogRow] = field(default_factory=list)
     errors: list[ErrorRow] = field(default_factory=list)
     error_logs: list[ErrorLog] = field(default_factory=list)
+    flags: list[FlagEvaluationRow] = field(default_factory=list)
 
-    def span_event(self, origin: Origin, name: str, time_ns: int, attributes: dict[str, Any]) -> None:
+    def span_event(
+        self, origin: Origin, name: str, index: int, time_ns: int, attributes: dict[str, Any]
+    ) -> None:
         if name == "exception":
             self._exception_event(origin, time_ns, attributes)
+        elif name == "log" and origin.frontend:
+            self.logs.append(frontend.console_row(origin, time_ns, attributes, self.received_ns))
         elif name == "log":
             level = _text(attributes.get("log.severity")) or "info"
             body = _text(attributes.get("log.message") or attributes.get("message"))
             self.logs.append(_log_row(origin, time_ns, level, body, attributes, None, self.received_ns))
+        elif name in FLAG_EVENTS and (flag := flag_row(origin, index, time_ns, attributes, self.received_ns)):
+            self.flags.append(flag)
 
     def _exception_event(self, origin: Origin, time_ns: int, attributes: dict[str, Any]) -> None:
+        if origin.frontend:  # a browser error: no log line (H.init's pushes make none either)
+            if (
+                frontend_error := frontend.error_row(origin, time_ns, attributes, self.received_ns)
+            ) is not None:
+                self.errors.append(frontend_error)
+            return
         error = _error(origin, time_ns, attributes, self.received_ns, with_time=False)
         if error is None:
             return
@@ -99,7 +126,8 @@ def _error(
     top = frames[0] if frames else None
     session = _text(attributes.get("highlight.session_id")) or origin.columns[3]
     request = _text(attributes.get("highlight.trace_id")) or origin.columns[4]
-    payload = {k: v for k, v in attributes.items() if k not in _ERROR_KEYS}
+    merged = {**_resource_attributes(origin), **origin.span_attributes, **attributes}
+    payload = {k: v for k, v in merged.items() if k not in _ERROR_KEYS}
     url = next((_text(attributes[k]) for k in _URL_KEYS if attributes.get(k)), origin.url)
     identity = (origin.trace_id, origin.span_id, kind, message, stack) + ((time_ns,) if with_time else ())
     service_name, service_version, environment, _, _, _ = origin.columns
@@ -128,6 +156,17 @@ def _error(
     )
 
 
+def _resource_attributes(origin: Origin) -> dict[str, Any]:
+    return _decoded_resource(origin.resource_attributes)
+
+
+@functools.lru_cache(maxsize=256)
+def _decoded_resource(text: str) -> dict[str, Any]:
+    """A resource's attributes (one per service, repeated on every request): decoded once, read only."""
+    decoded = msgspec.json.decode(text)
+    return decoded if isinstance(decoded, dict) else {}
+
+
 def _without_capture(frames: list[Frame]) -> list[Frame]:
     """The frames from the error site on: without the frame that only captured the call stack.
 
@@ -151,8 +190,6 @@ def _log_row(
     frames: str | None,
     received_ns: int,
 ) -> LogRow:
-    from hl_local.decode.otlp import normalise_level  # otlp imports this module
-
     return LogRow(
         time_ns,
         time_ns,

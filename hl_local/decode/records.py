@@ -358,6 +358,31 @@ class FeedbackRow(Row):
     received_ns: int
 
 
+class FlagEvaluationRow(Row):
+    """A feature flag evaluation an SDK recorded as a span event (LaunchDarkly's `feature_flag`)."""
+
+    table = "flag_evaluations"
+
+    trace_id: str
+    span_id: str
+    event_index: Int32
+    time_ns: int
+    session_id: str | None
+    flag_key: str
+    value: str | None
+    variation_index: str | None
+    reason_kind: str | None
+    reason: str
+    context_id: str | None
+    context_keys: str | None
+    provider: str | None
+    set_id: str | None
+    source: str | None
+    service_name: str
+    attributes: str
+    received_ns: int
+
+
 class ErrorLog(msgspec.Struct, array_like=True, gc=False):
     """The ERROR log line of an exception event, written only when its error is new, so a resent
     span batch or a duplicate event adds no second line."""
@@ -387,6 +412,7 @@ class Batch(msgspec.Struct, kw_only=True):
     websocket_events: list[WebsocketEventRow] = []
     errors: list[ErrorRow] = []
     error_logs: list[ErrorLog] = []
+    flag_evaluations: list[FlagEvaluationRow] = []
     push_key: tuple[str, str] | None = None
 
     @property
@@ -414,6 +440,7 @@ KINDS: Final[dict[str, type[Row] | type[Update]]] = {
     "network_requests": NetworkRequestRow,
     "websocket_events": WebsocketEventRow,
     "errors": ErrorRow,
+    "flag_evaluations": FlagEvaluationRow,
 }
 
 # Every Struct that stands for a table's whole row: checked column by column when the store opens.
@@ -429,5 +456,6 @@ ROW_TYPES: Final[tuple[type[Row], ...]] = (
     ErrorRow,
     ErrorGroupRow,
     FeedbackRow,
+    FlagEvaluationRow,
 )
 UPDATE_TYPES: Final[tuple[type[Update], ...]] = (SessionIdentity, SessionProperties, ErrorGroupState)

@@ -152,11 +152,18 @@ def _parse_text(stack: str) -> Parsed:
     # Most specific first: Python's `File "…", line N` and Go's tab-indented `file:line` cannot be
     # mistaken for the others, while a V8 line can contain "@" (`node_modules/@scope/...`) and so
     # must be tried before the Firefox/Safari `fn@file` form.
+    # Java and .NET frames start with "at " as V8's do: tried before V8 (V8 needs "fn (loc)" or "loc").
+    from hl_local.decode import stack_formats as more  # it imports Frame from here
+
     parsers: tuple[Callable[[list[str]], Parsed | None], ...] = (
         _parse_python,
         _parse_go,
+        more.parse_java,
+        more.parse_dotnet,
         _parse_v8,
         _parse_gecko,
+        more.parse_ruby,
+        more.parse_php,
     )
     for parser in parsers:
         parsed = parser(lines)

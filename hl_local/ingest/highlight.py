@@ -18,12 +18,13 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, route
 
-from hl_local.decode import highlight
+from hl_local.decode import highlight, push
 from hl_local.decode.records import Batch
 from hl_local.errors import DecodeError, Overloaded
 from hl_local.ingest.body import MAX_BODY_BYTES, read_request_body
 from hl_local.ingest.cors import cors_headers, preflight
 from hl_local.ingest.failures import answer_for
+from hl_local.store.db import Store
 from hl_local.store.writer import Writer
 
 HttpRequest = Request[Any, Any, Any]
@@ -39,12 +40,12 @@ class _ClickTails:
     """The last clicks of recent sessions, so a rage-click burst split over two pushes is seen."""
 
     def __init__(self) -> None:
-        self._tails: OrderedDict[str, list[highlight.Click]] = OrderedDict()
+        self._tails: OrderedDict[str, list[push.Click]] = OrderedDict()
 
-    def get(self, session_id: str) -> list[highlight.Click]:
+    def get(self, session_id: str) -> list[push.Click]:
         return self._tails.get(session_id, [])
 
-    def put(self, session_id: str, tail: list[highlight.Click]) -> None:
+    def put(self, session_id: str, tail: list[push.Click]) -> None:
         self._tails[session_id] = tail
         self._tails.move_to_end(session_id)
         while len(self._tails) > _CLICK_TAILS_KEPT:
@@ -52,6 +53,62 @@ class _ClickTails:
 
 
 _click_tails = _ClickTails()
+
+SessionService = tuple[str | None, str | None, str | None]  # service name, version, environment
+
+
+class _SessionServices:
+    """What each session's H.init said of its app (serviceName, version, environment), so the
+    errors its pushes carry (which do not say it) carry it, as backend errors carry theirs.
+
+    Learned from initializeSession; a session first seen in a push after a restart is looked up in
+    the store, once. Only a push with errors needs it.
+    """
+
+    def __init__(self) -> None:
+        self._known: OrderedDict[str, SessionService] = OrderedDict()
+
+    def learn(self, variables: dict[str, Any]) -> None:
+        said = [variables.get(k) for k in ("serviceName", "appVersion", "environment")]
+        name, version, environment = (v if isinstance(v, str) and v else None for v in said)
+        self._put(str(variables.get("session_secure_id")), (name, version, environment))
+
+    def _put(self, session_id: str, service: SessionService) -> None:
+        self._known[session_id] = service
+        self._known.move_to_end(session_id)
+        while len(self._known) > _CLICK_TAILS_KEPT:
+            self._known.popitem(last=False)
+
+    async def of(self, request: HttpRequest, session_id: str) -> SessionService:
+        if session_id not in self._known:
+            store: Store = request.app.state.store
+            found = await store.read(
+                lambda cur: cur.execute(
+                    "SELECT service_name, app_version, environment FROM sessions WHERE session_id = ?",
+                    [session_id],
+                ).fetchall()
+            )
+            name, version, environment = found[0] if found else (None, None, None)
+            self._put(session_id, (name or None, version or None, environment or None))
+        return self._known[session_id]
+
+
+_session_services = _SessionServices()
+
+
+async def _with_session_service(request: HttpRequest, batch: Batch) -> Batch:
+    """The batch's browser errors with their session's service, version and environment."""
+    if not any(e.service_name is None and e.session_id for e in batch.errors):
+        return batch
+    errors = []
+    for error in batch.errors:
+        if error.service_name is None and error.session_id:
+            name, version, environment = await _session_services.of(request, error.session_id)
+            error = msgspec.structs.replace(
+                error, service_name=name, service_version=version, environment=environment
+            )
+        errors.append(error)
+    return msgspec.structs.replace(batch, errors=errors)
 
 
 def _client(request: HttpRequest) -> highlight.Client:
@@ -62,24 +119,30 @@ def _client(request: HttpRequest) -> highlight.Client:
     )
 
 
-def _push(variables: dict[str, Any], payload: highlight.Payload) -> Batch:
+def _push(variables: dict[str, Any], payload: push.Payload) -> Batch:
     session_id = highlight.session_id_of(variables)
     payload_id = variables.get("payload_id")
     if isinstance(payload_id, int):
         payload_id = str(payload_id)
     if not isinstance(payload_id, str) or not payload_id:
         raise DecodeError("variables.payload_id is missing")
-    result = highlight.push_to_batch(session_id, payload_id, payload, _click_tails.get(session_id))
+    result = push.push_to_batch(session_id, payload_id, payload, _click_tails.get(session_id))
     _click_tails.put(session_id, result.clicks_tail)
     return result.batch
 
 
 def _push_events(variables: dict[str, Any], request: HttpRequest) -> Batch:
-    return _push(variables, highlight.decode_push_data(variables.get("data")))
+    return _push(variables, push.decode_push_data(variables.get("data")))
 
 
 def _push_legacy(variables: dict[str, Any], request: HttpRequest) -> Batch:
-    return _push(variables, highlight.legacy_payload(variables))
+    return _push(variables, push.legacy_payload(variables))
+
+
+def _initialize(variables: dict[str, Any], request: HttpRequest) -> Batch:
+    batch = highlight.initialize_session(variables, _client(request))
+    _session_services.learn(variables)
+    return batch
 
 
 def _metrics(variables: dict[str, Any], request: HttpRequest) -> Batch:
@@ -90,11 +153,7 @@ Handler = Callable[[dict[str, Any], HttpRequest], Batch]
 
 # lower-cased operation → (root field, handler, reply: "session" = the secure id, "count", None)
 OPERATIONS: dict[str, tuple[str, Handler | None, str | None]] = {
-    "initializesession": (
-        "initializeSession",
-        lambda v, r: highlight.initialize_session(v, _client(r)),
-        "init",
-    ),
+    "initializesession": ("initializeSession", lambda v, r: _initialize(v, r), "init"),
     "pushsessionevents": ("pushSessionEvents", _push_events, None),
     "pushpayloadcompressed": ("pushPayloadCompressed", _push_events, None),
     "pushpayload": ("pushPayload", _push_legacy, "count"),
@@ -106,7 +165,12 @@ OPERATIONS: dict[str, tuple[str, Handler | None, str | None]] = {
     ),
     "addsessionfeedback": ("addSessionFeedback", lambda v, r: highlight.add_session_feedback(v), "session"),
     "pushmetrics": ("pushMetrics", _metrics, "count"),
+    # LaunchDarkly's observability plugin asks before it sends anything (query GetSamplingConfig)
+    "getsamplingconfig": ("sampling", None, "sampling"),
 }
+
+# "Sample everything": no span or log rule, so the SDK's sampler keeps every span and log.
+SAMPLE_EVERYTHING: dict[str, Any] = {"spans": [], "logs": []}
 
 
 def _reply(field: str, kind: str | None, variables: dict[str, Any], batch: Batch | None) -> Any:
@@ -114,6 +178,8 @@ def _reply(field: str, kind: str | None, variables: dict[str, Any], batch: Batch
         return {"secure_id": variables.get("session_secure_id"), "project_id": PROJECT_ID, "sampling": None}
     if kind == "session":
         return variables.get("session_secure_id") or ""
+    if kind == "sampling":
+        return SAMPLE_EVERYTHING
     if kind == "count":
         return batch.row_count if batch else 0
     return None
@@ -154,11 +220,11 @@ async def handle(request: HttpRequest) -> Response[bytes]:
     try:
         graphql = highlight.parse_request(await read_request_body(request))
         name = highlight.operation_name(graphql)
-        field, handler, reply = OPERATIONS.get(name.lower(), (name or "ignore", None, None))
+        field, handler, reply = OPERATIONS.get(name.lower(), (highlight.root_field(graphql), None, None))
         variables = graphql.variables or {}
         batch = handler(variables, request) if handler else None
         if batch is not None:
-            await _write(request.app.state.writer, batch)
+            await _write(request.app.state.writer, await _with_session_service(request, batch))
     except Exception as exc:  # every failure is answered (ingest/failures.py), GraphQL-shaped
         return _error(request, exc)
     # Unknown but well-formed operations (Ignore, markBackendSetup, ...) succeed doing nothing.

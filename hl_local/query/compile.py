@@ -51,7 +51,7 @@ from hl_local.query.search import (
 )
 from hl_local.store.schema import PROMOTED_ATTRIBUTES
 
-__all__ = ["SIGNALS", "Field", "FieldKind", "Signal", "SignalFields", "compile_search"]
+__all__ = ["SIGNALS", "Field", "FieldKind", "Related", "Signal", "SignalFields", "compile_search"]
 
 FieldKind = Literal["text", "number", "boolean", "timestamp"]
 Signal = Literal["logs", "traces", "errors", "sessions"]
@@ -81,6 +81,21 @@ class SignalFields:
     ignored: frozenset[str] = frozenset()  # accepted and meaningless here: no filter
     # attribute key → the column the writer fills with its lookup (store/schema.py PROMOTED_ATTRIBUTES)
     promoted: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    related: Related | None = None  # keys that are columns of related rows (feature flag evaluations)
+
+
+@dataclass(frozen=True)
+class Related:
+    """Keys of rows in another table: a row matches a filter when any of its related rows does.
+
+    `rows` selects the related rows' link values where `{condition}` holds; `link` is this row's
+    column they are compared with. Each filter is its own "any": `feature_flag.key=a
+    feature_flag.result.value=true` finds sessions that saw flag a, and some flag with value true.
+    """
+
+    link: str
+    rows: str
+    fields: Mapping[str, Field]
 
 
 _TIME_NS: Final = Field("time_ns", "timestamp", 1)
@@ -106,6 +121,18 @@ _CORRELATION: Final = {
     "service_version": Field("service_version"),
     "environment": Field("environment"),
 }
+
+# A feature flag evaluation's keys (OpenTelemetry's feature_flag.* names) → flag_evaluations columns.
+_FLAG_FIELDS: Final = {
+    "feature_flag.key": Field("flag_key"),
+    "feature_flag.result.value": Field("value"),
+    "feature_flag.result.variationIndex": Field("variation_index"),
+    "feature_flag.result.reason.kind": Field("reason_kind"),
+    "feature_flag.context.id": Field("context_id"),
+    "feature_flag.provider.name": Field("provider"),
+    "feature_flag.set.id": Field("set_id"),
+}
+_FLAG_ROWS: Final = "SELECT {link} FROM flag_evaluations WHERE {condition}"
 
 SIGNALS: Final[Mapping[Signal, SignalFields]] = {
     "logs": SignalFields(
@@ -140,6 +167,7 @@ SIGNALS: Final[Mapping[Signal, SignalFields]] = {
         },
         attributes=("attributes", "resource_attributes"),
         promoted=PROMOTED_ATTRIBUTES,
+        related=Related("span_id", _FLAG_ROWS.replace("{link}", "span_id"), _FLAG_FIELDS),
     ),
     "errors": SignalFields(
         default="message",
@@ -187,6 +215,7 @@ SIGNALS: Final[Mapping[Signal, SignalFields]] = {
         },
         attributes=("properties", "user_object"),
         ignored=_SESSION_IGNORED,
+        related=Related("session_id", _FLAG_ROWS.replace("{link}", "session_id"), _FLAG_FIELDS),
     ),
 }
 
@@ -281,14 +310,31 @@ class _Compiler:
     def _filter(self, node: Filter) -> str | None:
         if node.value is None or node.op == "!" or node.key in self._fields.ignored:
             return None
+        related = self._fields.related
+        if related is not None and node.key in related.fields:
+            return self._related(related, node)
         target = self._target(node.key, node.position)
         if node.op == "!=":
             return f"NOT ({self._values(target, '=', node.value)})"
         return self._values(target, node.op, node.value)
 
+    def _related(self, related: Related, node: Filter) -> str:
+        """`link IN (the related rows matching)`; `!=` is NOT of the positive: no related row matches."""
+        field = related.fields[node.key]
+        target = _Target(node.key, field.sql, (), field.kind, field.unit_ns)
+        assert node.value is not None  # _filter returned before for a filter without a value
+        condition = self._values(target, "=" if node.op == "!=" else node.op, node.value)
+        sql = f"coalesce({related.link} IN ({related.rows.format(condition=condition)}), false)"
+        return f"NOT ({sql})" if node.op == "!=" else sql
+
     def _exists(self, node: Exists) -> str | None:
         if node.key in self._fields.ignored:
             return None
+        related = self._fields.related
+        if related is not None and node.key in related.fields:
+            condition = f"coalesce({related.fields[node.key].sql} <> '', false)"
+            sql = f"coalesce({related.link} IN ({related.rows.format(condition=condition)}), false)"
+            return f"NOT ({sql})" if node.negated else sql
         target = self._target(node.key, node.position)
         sql = self._emit(f"{target.text} <> ''", *target.params)
         return f"NOT ({sql})" if node.negated else sql

@@ -24,11 +24,12 @@ TICK_S = 0.5
 KEEPALIVE_S = 15.0
 TOPICS: dict[Topic, tuple[str, ...]] = {  # row kinds (decode/records.py KINDS) → what the UI shows
     "sessions": ("session_inits", "session_identities", "session_properties", "replay_chunks",
-                 "session_events", "session_feedback"),
+                 "session_events", "session_feedback", "flag_evaluations"),
     "errors": ("errors", "error_groups", "error_group_states", "source_files"),  # source_files: an edit
     "logs": ("logs",),
     "traces": ("spans",),
-    "network": ("network_requests", "websocket_events"),
+    # spans: a LaunchDarkly session's requests are its browser request spans
+    "network": ("network_requests", "websocket_events", "spans"),
 }  # fmt: skip
 
 

@@ -84,6 +84,9 @@ class RrwebEvent(msgspec.Struct):
 
 
 class EventDetail(msgspec.Struct):
+    """A Highlight custom event, or the same read from a browser span (LaunchDarkly's plugins send
+    `launchdarkly.track` and `page_view` spans instead: tag Track / Navigate, selector and text null)."""
+
     tag: str  # the custom event's tag: Click, Navigate, Reload, Track, Identify
     payload: Any
     selector: str | None
@@ -129,7 +132,27 @@ class FeedbackMarker(_Marker, tag="feedback"):
     detail: Feedback
 
 
-Marker = ClickMarker | NavigateMarker | TrackMarker | IdentifyMarker | ErrorMarker | FeedbackMarker
+class FlagEvaluation(msgspec.Struct):
+    """A feature flag evaluation the SDK recorded (LaunchDarkly's `feature_flag` span events)."""
+
+    flag_key: str
+    value: str | None  # a string value as it is, others as JSON text (true, 3, {...})
+    variation_index: str | None
+    reason_kind: str | None
+    reason: JsonObject  # every feature_flag.result.reason.* attribute
+    context_id: str | None
+    provider: str | None
+    trace_id: str
+    span_id: str
+
+
+class FlagMarker(_Marker, tag="flag"):
+    detail: FlagEvaluation
+
+
+Marker = (
+    ClickMarker | NavigateMarker | TrackMarker | IdentifyMarker | ErrorMarker | FeedbackMarker | FlagMarker
+)
 
 
 class Timeline(msgspec.Struct):

@@ -40,6 +40,8 @@ from hl_local.query.session_responses import (
     EventDetail,
     Feedback,
     FeedbackMarker,
+    FlagEvaluation,
+    FlagMarker,
     IdentifyMarker,
     Marker,
     NavigateMarker,
@@ -205,7 +207,8 @@ def _event_marker(row: dict[str, Any]) -> Marker:
 
 @get("/sessions/{session_id:str}/timeline", responses=answers(400, 404))
 async def session_timeline(request: Request[Any, Any, Any], session_id: str) -> Timeline:
-    """Markers for a player's timeline: clicks, navigations, track and identify events, errors, feedback."""
+    """Markers for a player's timeline: clicks, navigations, track and identify events, feature flag
+    evaluations, errors, feedback."""
 
     def read(cur: duckdb.DuckDBPyConnection) -> list[Marker]:
         exists(cur, session_id)
@@ -222,13 +225,80 @@ async def session_timeline(request: Request[Any, Any, Any], session_id: str) -> 
             "WHERE linked_session_id = ? ORDER BY time_ns",
             [session_id],
         )
-        markers = [_event_marker(row) for row in events]
+        markers = [m for m in map(_event_marker, events) if not _sdk_internal(m)]
+        kinds = {row["kind"] for row in events}
+        markers += _span_markers(cur, session_id, "Track" not in kinds, not kinds & {"Navigate", "Reload"})
+        markers += _flag_markers(cur, session_id)
         markers += [ErrorMarker(e.time_ns // 1_000_000, e.message, e) for e in errors]
         markers += [FeedbackMarker(f.time_ns // 1_000_000, f.verbatim, f) for f in _feedback(cur, session_id)]
         markers.sort(key=lambda m: m.time_ms)  # stable: same-time markers keep their kind order
         return markers
 
     return Timeline(await _store(request).read(read))
+
+
+# LaunchDarkly's plugins record track calls and page views as spans, not Highlight custom events.
+TRACK_SPAN, PAGE_VIEW_SPAN = "launchdarkly.track", "page_view"
+_TRACK_SKIPPED = ("key", "url.full", "highlight.session_id", "telemetry.sdk.name",
+                  "telemetry.sdk.version", "feature_flag.set.id", "feature_flag.provider.name")  # fmt: skip
+
+
+def _sdk_internal(marker: Marker) -> bool:
+    """LaunchDarkly's own `$ld:…` track events (session init, telemetry): not the app's."""
+    return isinstance(marker, TrackMarker) and marker.label.startswith("$ld:")
+
+
+def _span_markers(
+    cur: duckdb.DuckDBPyConnection, session_id: str, with_tracks: bool, with_pages: bool
+) -> list[Marker]:
+    """Track and page-view markers from the session's browser spans, for a session whose pushes have
+    no Track (resp. Navigate) events: the replay plugin's pushes carry its track calls too, and
+    highlight.run sends page views both ways. (LaunchDarkly's observability plugin alone sends no
+    pushes at all.)
+    """
+    names = [n for n, wanted in ((TRACK_SPAN, with_tracks), (PAGE_VIEW_SPAN, with_pages)) if wanted]
+    if not names:
+        return []
+    found = rows(
+        cur,
+        "SELECT start_ns, name, attributes FROM spans WHERE session_id = ? "
+        "AND name IN (SELECT unnest(?::VARCHAR[])) ORDER BY start_ns",
+        [session_id, names],
+    )
+    markers: list[Marker] = []
+    for row in found:
+        attributes = _json(row["attributes"])
+        attributes = attributes if isinstance(attributes, dict) else {}
+        time_ms = row["start_ns"] // 1_000_000
+        if row["name"] == PAGE_VIEW_SPAN:
+            url = str(attributes.get("page_view.url") or attributes.get("url.full") or "")
+            markers.append(NavigateMarker(time_ms, url, EventDetail("Navigate", url, None, None)))
+            continue
+        key = str(attributes.get("key") or "")
+        payload = {
+            k: v for k, v in attributes.items() if k not in _TRACK_SKIPPED and not k.startswith("context.")
+        }
+        payload["event"] = key  # as H.track's Track event carries it
+        markers.append(TrackMarker(time_ms, key, EventDetail("Track", payload, None, None)))
+    return [m for m in markers if not _sdk_internal(m)]
+
+
+_FLAG_COLUMNS = ", ".join(FlagEvaluation.__struct_fields__)
+
+
+def _flag_markers(cur: duckdb.DuckDBPyConnection, session_id: str) -> list[Marker]:
+    """A marker per feature flag evaluation of the session: `key = value`."""
+    found = rows(
+        cur,
+        f"SELECT time_ns, {_FLAG_COLUMNS} FROM flag_evaluations WHERE session_id = ? ORDER BY time_ns",
+        [session_id],
+    )
+    markers: list[Marker] = []
+    for row in found:
+        time_ns = row.pop("time_ns")
+        detail = FlagEvaluation(**{**row, "reason": msgspec.Raw(row["reason"].encode())})
+        markers.append(FlagMarker(time_ns // 1_000_000, f"{row['flag_key']} = {row['value']}", detail))
+    return markers
 
 
 @get("/sessions/{session_id:str}/console", responses=answers(400, 404))

@@ -47,9 +47,10 @@ async def suggest_keys(request: Request[Any, Any, Any], signal: Signal, prefix: 
     first (`type` null); at most 50 in all."""
     fields = SIGNALS[signal]
     wanted = prefix.lower()
+    keyed = {**fields.fields, **(fields.related.fields if fields.related else {})}
     reserved = [
         KeySuggestion(key, "reserved", field.kind, None)
-        for key, field in sorted(fields.fields.items())
+        for key, field in sorted(keyed.items())
         if key.lower().startswith(wanted)
     ][:MAX_SUGGESTIONS]
     table, newest = _SOURCES[signal]
@@ -65,7 +66,7 @@ async def suggest_keys(request: Request[Any, Any, Any], signal: Signal, prefix: 
         "WHERE starts_with(lower(key), ?) AND regexp_full_match(key, ?) AND NOT list_contains(?, key) "
         "GROUP BY key ORDER BY count DESC, key LIMIT ?"
     )
-    params = [wanted, _KEY.pattern, list(fields.fields), MAX_SUGGESTIONS - len(reserved)]
+    params = [wanted, _KEY.pattern, list(keyed), MAX_SUGGESTIONS - len(reserved)]
     store: Store = request.app.state.store
     attributes = (
         await store.read(lambda cur: execute(cur, sql, params)[1]) if len(reserved) < MAX_SUGGESTIONS else []
@@ -81,6 +82,10 @@ async def suggest_values(
     """The most frequent non-empty values of `key` first, at most 50."""
     fields = SIGNALS[signal]
     field = fields.fields.get(key)
+    table, newest = _SOURCES[signal]
+    if fields.related is not None and key in fields.related.fields:  # the related rows' own values
+        field = fields.related.fields[key]
+        table, newest = "flag_evaluations", "time_ns"
     if field is not None:
         value_sql = field.sql if field.kind == "text" else f"CAST({field.sql} AS VARCHAR)"
         value_params: list[Any] = []
@@ -90,7 +95,6 @@ async def suggest_values(
         value_params = [f'$."{key}"'] * len(lookups)
     else:
         raise bad_request(f"{key!r} is not a key the search language can use")
-    table, newest = _SOURCES[signal]
     sql = (
         f"WITH recent AS (SELECT {value_sql} AS value FROM {table} "
         f"ORDER BY {newest} DESC LIMIT {SAMPLE_ROWS}) "

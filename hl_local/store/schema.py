@@ -7,6 +7,9 @@ SCHEMA_VERSION history:
         version-1 file lacks them, so it is refused rather than read with those filters matching
         nothing);
         indexes on logs.trace_id and errors.trace_id; `listed_spans` without linked_session_id.
+    3 — `flag_evaluations` (feature flag span events); `browser_network_spans` (the browser's own
+        request spans as network requests) and `session_network_requests`; frontend errors that
+        arrived over OTLP count in `session_summaries.error_count`.
 """
 
 from __future__ import annotations
@@ -20,12 +23,12 @@ from hl_local.decode.records import PROMOTED_COLUMNS
 from hl_local.errors import SchemaMismatch
 from hl_local.store.tables import check_rows
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA_FILES = (
     "meta.sql", "spans.sql", "logs.sql", "metric_points.sql", "sessions.sql", "replay_chunks.sql",
     "session_events.sql", "network_requests.sql", "websocket_events.sql", "errors.sql",
-    "session_feedback.sql", "error_groups.sql", "views.sql",
+    "session_feedback.sql", "error_groups.sql", "flag_evaluations.sql", "views.sql",
 )  # fmt: skip
 
 

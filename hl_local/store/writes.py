@@ -91,6 +91,8 @@ WRITES: dict[str, tuple[str, ...]] = {
     "session_events": ("INSERT INTO session_events BY NAME SELECT * FROM {rows}",),
     "network_requests": ("INSERT INTO network_requests BY NAME SELECT * FROM {rows}",),
     "websocket_events": ("INSERT INTO websocket_events BY NAME SELECT * FROM {rows}",),
+    # keyed by the span event: a resent span batch stores its evaluations once
+    "flag_evaluations": ("INSERT OR IGNORE INTO flag_evaluations BY NAME SELECT * FROM {rows}",),
 }
 
 INSERT_CHUNKS = (

@@ -135,6 +135,25 @@ export interface FeedbackMarker {
   kind: "feedback";
 }
 
+export interface FlagEvaluation {
+  flag_key: string;
+  value: string | null;
+  variation_index: string | null;
+  reason_kind: string | null;
+  reason: Record<string, unknown>;
+  context_id: string | null;
+  provider: string | null;
+  trace_id: string;
+  span_id: string;
+}
+
+export interface FlagMarker {
+  time_ms: number;
+  label: string;
+  detail: FlagEvaluation;
+  kind: "flag";
+}
+
 export interface Frame {
   file: string | null;
   line: number | null;
@@ -485,7 +504,7 @@ export interface Stats {
 }
 
 export interface Timeline {
-  items: (ClickMarker | NavigateMarker | TrackMarker | IdentifyMarker | ErrorMarker | FeedbackMarker)[];
+  items: (ClickMarker | NavigateMarker | TrackMarker | IdentifyMarker | ErrorMarker | FeedbackMarker | FlagMarker)[];
 }
 
 export interface Trace {

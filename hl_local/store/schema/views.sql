@@ -30,6 +30,13 @@ SELECT c.session_id,
 FROM replay_chunks AS c LEFT JOIN bridged AS b ON b.session_id = c.session_id
 GROUP BY c.session_id;
 
+-- Browser errors that came over OTLP (LaunchDarkly's observability plugin sends them as exception
+-- events; highlight.run's come inside its pushes, counted by their chunk, and never over OTLP).
+CREATE VIEW otlp_session_errors AS
+SELECT session_id, count(*) AS error_count FROM errors
+WHERE source = 'frontend' AND payload_id IS NULL AND session_id IS NOT NULL
+GROUP BY session_id;
+
 CREATE VIEW session_summaries AS
 SELECT coalesce(s.session_id, t.session_id) AS session_id,
        s.* EXCLUDE (session_id, initialized, started_ns, last_activity_ns),
@@ -45,10 +52,11 @@ SELECT coalesce(s.session_id, t.session_id) AS session_id,
        coalesce(t.event_count, 0) AS event_count,
        coalesce(t.page_count, 0) AS page_count,
        coalesce(t.click_count, 0) AS click_count,
-       coalesce(t.error_count, 0) AS error_count,
+       coalesce(t.error_count, 0) + coalesce(o.error_count, 0) AS error_count,
        coalesce(t.console_error_count, 0) AS console_error_count,
        coalesce(t.has_rage_clicks, false) AS has_rage_clicks
-FROM sessions AS s FULL OUTER JOIN session_stats AS t ON t.session_id = s.session_id;
+FROM sessions AS s FULL OUTER JOIN session_stats AS t ON t.session_id = s.session_id
+LEFT JOIN otlp_session_errors AS o ON o.session_id = coalesce(s.session_id, t.session_id);
 
 -- Correlation, resolved when read so it works whichever side arrives first.
 -- A trace belongs to a session when any of its spans carries the session (Node sets it only on
@@ -66,19 +74,64 @@ FROM (
 )
 GROUP BY trace_id;
 
+-- Request and response headers of a browser request span: its `<prefix><name>` attributes as one
+-- JSON object, credentials redacted as decode/highlight.py redacts recorded headers.
+CREATE MACRO span_headers(attributes, prefix) AS to_json(map_from_entries(list_transform(
+    list_filter(json_keys(attributes), lambda k: starts_with(k, prefix)),
+    lambda k: {'k': substr(k, length(prefix) + 1),
+               'v': CASE WHEN lower(substr(k, length(prefix) + 1)) IN ('authorization', 'cookie',
+                        'set-cookie', 'proxy-authorization', 'token', 'x-api-key', 'x-auth-token')
+                    THEN '[REDACTED]' ELSE json_extract_string(attributes, '$."' || k || '"') END})))::VARCHAR;
+
+-- The browser's own fetch/XHR spans (highlight.type = http.request, with the bodies and headers the
+-- SDK recorded) as network requests. LaunchDarkly's observability plugin records requests only
+-- this way; highlight.run sends them both in its pushes and as these spans.
+CREATE VIEW browser_network_spans AS
+SELECT session_id, span_id AS payload_id, start_ns / 1e6 AS start_ms, end_ns / 1e6 AS end_ms,
+       duration_ns / 1e6 AS duration_ms,
+       CASE scope_name WHEN '@opentelemetry/instrumentation-fetch' THEN 'fetch' ELSE 'xmlhttprequest' END
+           AS initiator_type,
+       coalesce(attr_http_request_method, attr_http_method) AS method,
+       coalesce(json_extract_string(attributes, '$."url.full"'),
+                json_extract_string(attributes, '$."http.url"'), '') AS url,
+       TRY_CAST(coalesce(attr_http_response_status_code, attr_http_status_code) AS INTEGER) AS status,
+       nullif(split_part(split_part(json_extract_string(attributes,
+           '$."http.request.header.x-highlight-request"'), ',', 1), '/', 2), '') AS request_id,
+       trace_id,
+       span_headers(attributes, 'http.request.header.') AS request_headers,
+       nullif(json_extract_string(attributes, '$."http.request.body"'), '') AS request_body,
+       span_headers(attributes, 'http.response.header.') AS response_headers,
+       nullif(json_extract_string(attributes, '$."http.response.body"'), '') AS response_body,
+       TRY_CAST(json_extract_string(attributes, '$."http.response_content_length"') AS BIGINT)
+           AS response_size,
+       NULL::BIGINT AS transfer_size, NULL::BIGINT AS encoded_body_size, NULL::BIGINT AS decoded_body_size,
+       NULL::VARCHAR AS next_hop_protocol, NULL::VARCHAR AS timings, NULL::BOOLEAN AS url_blocked
+FROM spans
+WHERE source = 'frontend' AND session_id IS NOT NULL
+  AND scope_name IN ('@opentelemetry/instrumentation-fetch', '@opentelemetry/instrumentation-xml-http-request')
+  AND json_extract_string(attributes, '$."highlight.type"') = 'http.request';
+
+-- A session's network requests: what its pushes recorded, else (a session whose pushes carry none,
+-- as LaunchDarkly's replay plugin's never do) its browser request spans. Never both, so a
+-- highlight.run request is listed once.
+CREATE VIEW session_network_requests AS
+SELECT * FROM network_requests
+UNION ALL BY NAME
+SELECT b.* FROM browser_network_spans AS b
+WHERE NOT EXISTS (SELECT 1 FROM network_requests AS n WHERE n.session_id = b.session_id);
+
 -- Each recorded network request with the backend trace it started: by the X-Highlight-Request
 -- request id (Python and Go SDKs store it as highlight.trace_id) or the traceparent trace id.
 CREATE VIEW network_request_traces AS
 SELECT n.*, coalesce(by_request.trace_id, by_traceparent.trace_id) AS backend_trace_id
-FROM network_requests AS n
+FROM session_network_requests AS n
 LEFT JOIN (
     SELECT request_id, arg_min(trace_id, start_ns) AS trace_id FROM spans
     WHERE request_id IS NOT NULL GROUP BY request_id
 ) AS by_request ON by_request.request_id = n.request_id
 LEFT JOIN (
-    -- a trace the backend took part in: the browser's own fetch span (webjs) alone is not one
-    SELECT DISTINCT trace_id FROM spans
-    WHERE coalesce(json_extract_string(resource_attributes, '$."telemetry.sdk.language"'), '') <> 'webjs'
+    -- a trace the backend took part in: the browser's own fetch span (frontend) alone is not one
+    SELECT DISTINCT trace_id FROM spans WHERE coalesce(source, '') <> 'frontend'
 ) AS by_traceparent ON by_traceparent.trace_id = n.trace_id;
 
 -- Logs, errors and spans with the session they belong to, directly or through their trace.

@@ -278,6 +278,8 @@ class SourceMaps:
             return MapNote(
                 "unreadable", "source maps need the `symbolic` package, which is not installed here"
             )
+        except OSError as exc:  # its Rust library would not load (a build that left it out)
+            return MapNote("unreadable", f"source maps need symbolic's library, which did not load: {exc}")
         try:
             view = SourceMapView.from_json_bytes(map_bytes)
         except Exception as exc:  # symbolic raises its own error kinds

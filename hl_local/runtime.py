@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -30,6 +31,9 @@ from hl_local.store.db import Store
 from hl_local.store.writer import Writer
 from hl_local.terminal import Terminal
 from hl_local.ui import watch_bundle
+
+if TYPE_CHECKING:
+    from hl_local.forward import Forwarder
 
 log = logging.getLogger("hl_local")
 
@@ -84,7 +88,7 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
         if settings.otlp_http_port != settings.port or settings.port == 0:
             sockets.append(bind_socket("OTLP/HTTP", settings.host, settings.otlp_http_port))
         _check_grpc_port(settings.host, settings.otlp_grpc_port)
-        store = Store.open(settings.database)
+        store = Store.open(settings.database, read_only=settings.read_only)
     except BaseException:
         for sock in sockets:
             sock.close()
@@ -92,13 +96,19 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
     sources = Sources.from_settings(settings)
     writer = Writer(store, settings.max_pending_rows, frames_for_grouping=sources.for_grouping)
     writer.start()
+    forwarder = _forwarder(settings)
     grpc_server = None
     ready = False
     stop_watching, watching, reporting = asyncio.Event(), None, None
     stop = _StopOnSignal()
     try:
-        grpc_server, grpc_port = await start_grpc_server(writer, settings.host, settings.otlp_grpc_port)
+        if forwarder is not None:
+            await forwarder.start()
+        grpc_server, grpc_port = await start_grpc_server(
+            writer, settings.host, settings.otlp_grpc_port, forwarder
+        )
         app = create_app(store, writer, settings, sources)
+        app.state.forwarder = forwarder
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=5, server_header=False)  # fmt: skip
         server = uvicorn.Server(config)
@@ -116,8 +126,11 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
             f"OTLP/gRPC              {settings.host}:{grpc_port}",
             f"Highlight backendUrl   {ui_url}/public",
             f"database               {store.path or ':memory: (nothing is kept)'}",
-            f"source files           {sources.roots.describe()}",
         ]
+        lines += [f"forwarding OTLP to     {url}" for url in settings.forward]
+        if settings.read_only:
+            lines[-1] += " (read-only: nothing is stored, ingest answers 503)"
+        lines.append(f"source files           {sources.roots.describe()}")
         print("\n".join(lines), flush=True)
         if not settings.quiet:
             reporting = asyncio.create_task(Terminal(store, writer, sources, ui_url).run(stop_watching))
@@ -133,6 +146,8 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
                 await task
         if grpc_server is not None:
             await grpc_server.stop(grace=2)
+        if forwarder is not None:
+            await forwarder.close()
         writer.close()
         sources.close()
         store.close()
@@ -142,7 +157,20 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
         # every one of theirs still alive as "leaked": dozens of alarming lines after a clean stop.
         gc.unfreeze()
         if ready:  # a start-up failure is reported by the caller, as one line
-            print("hl-local stopped; everything acknowledged is in the database", file=sys.stderr, flush=True)
+            done = (
+                "the file was not changed"
+                if settings.read_only
+                else "everything acknowledged is in the database"
+            )
+            print(f"hl-local stopped; {done}", file=sys.stderr, flush=True)
+
+
+def _forwarder(settings: Settings) -> Forwarder | None:
+    if not settings.forward:
+        return None
+    from hl_local.forward import Forwarder  # httpx takes ~0.1 s to import: only when forwarding
+
+    return Forwarder(settings.forward, settings.forward_header)
 
 
 class _StopOnSignal:

@@ -1,5 +1,7 @@
 // Builds the UI into ../hl_local/static: app.js, app.css and index.html, fixed names (the server
 // sends them with an ETag and Cache-Control: no-cache, so no hashed names are needed).
+// export.js, export.css and export-loader.js are the page of an HTML export (src/export/), which
+// hl_local/export/html.py inlines into one self-contained file; the server never serves them.
 // `node build.mjs --watch` rebuilds on change (pair it with `hl-local --dev`).
 import * as esbuild from "esbuild";
 import { copyFile, mkdir } from "node:fs/promises";
@@ -20,7 +22,11 @@ const copyIndex = {
 };
 
 const options = {
-  entryPoints: { app: join(web, "src", "main.tsx") },
+  entryPoints: {
+    app: join(web, "src", "main.tsx"),
+    export: join(web, "src", "export", "main.tsx"),
+    "export-loader": join(web, "src", "export", "loader.ts"),
+  },
   outdir: out,
   bundle: true,
   format: "esm",

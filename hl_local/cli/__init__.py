@@ -17,11 +17,11 @@ import sys
 from types import ModuleType
 
 from hl_local.build_info import VersionAction
-from hl_local.cli import info, mcp, serve, tail
+from hl_local.cli import export, import_, info, mcp, serve, tail
 from hl_local.cli.options import UsageError
 from hl_local.errors import HlLocalError
 
-VERBS: list[ModuleType] = [serve, info, tail, mcp]
+VERBS: list[ModuleType] = [serve, info, export, import_, tail, mcp]
 
 
 def _parser() -> argparse.ArgumentParser:

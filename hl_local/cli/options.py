@@ -46,18 +46,20 @@ class Option:
     switch: bool = False
     repeat: bool = False
     separator: str = ","
+    short: str | None = None  # a one-letter alias (`-o`)
 
     @property
     def dest(self) -> str:
         return self.flag.lstrip("-").replace("-", "_")
 
     def add_to(self, parser: argparse.ArgumentParser) -> None:
+        flags = [self.short, self.flag] if self.short else [self.flag]
         if self.switch:
             help_text = f"{self.help} [env {env_name(self.flag)}=1]"
-            parser.add_argument(self.flag, action="store_true", default=None, help=help_text)
+            parser.add_argument(*flags, action="store_true", default=None, help=help_text)
             return
         parser.add_argument(
-            self.flag,
+            *flags,
             type=self.parse,
             default=None,
             metavar=self.metavar,
@@ -131,6 +133,28 @@ def source_root(value: str) -> str:
     return value
 
 
+def upstream_url(value: str) -> str:
+    """An OTLP/HTTP base URL (`http://collector:4318`); the signal paths are appended to it."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http(s) URL (say http://collector:4318)")
+    if parts.path.rstrip("/").endswith(("/v1/traces", "/v1/logs", "/v1/metrics")):
+        raise argparse.ArgumentTypeError(f"{value!r}: give the base URL; /v1/traces, /v1/logs and "
+                                         "/v1/metrics are appended to it")  # fmt: skip
+    return value.strip().rstrip("/")
+
+
+def header(value: str) -> tuple[str, str]:
+    """NAME=VALUE, for a header sent upstream."""
+    name, sep, text = value.partition("=")
+    name = name.strip()
+    if not sep or not name or any(c in name for c in ' \t:()<>@,;\\"/[]?={}'):
+        raise argparse.ArgumentTypeError(f"{value!r} is not NAME=VALUE (say x-api-key=SECRET)")
+    return name, text.strip()
+
+
 # ---------------------------------------------------------------- the server's options
 
 DB = Option("--db", f"the DuckDB file (default: {default_db_path()})", Path, metavar="PATH")
@@ -157,6 +181,12 @@ SERVER_OPTIONS: list[Option] = [
            "loopback address only", switch=True, default=False),
     Option("--quiet", "no line in the terminal per new error group, no summary per minute", switch=True,
            default=False),
+    Option("--read-only", "open the database without ever writing to it (ingest answers 503)",
+           switch=True, default=False),
+    Option("--forward", "also send what arrives over OTLP to this OTLP/HTTP base URL "
+           "(http://collector:4318; repeatable)", upstream_url, metavar="URL", repeat=True),
+    Option("--forward-header", "a header for the --forward requests, NAME=VALUE (repeatable)",
+           header, metavar="NAME=VALUE", repeat=True),
 ]  # fmt: skip
 
 
@@ -174,6 +204,10 @@ def server_settings(args: argparse.Namespace) -> Settings:
     memory = bool(args.memory) if args.memory is not None else args.db is None and bool(MEMORY.from_env())
     values = {option.dest: getattr(args, option.dest) for option in SERVER_OPTIONS}
     open_browser = not values.pop("no_open")
+    if values["read_only"] and memory:
+        raise UsageError("--read-only opens a file and --memory keeps none: give --db PATH with --read-only")
+    if values["read_only"] and values["forward"]:
+        raise UsageError("--read-only stores nothing, so there is nothing to --forward: give one of them")
     return Settings(
         db_path=db.expanduser() if db else None, memory=memory, open_browser=open_browser, **values
     )

@@ -413,6 +413,12 @@ class Batch(msgspec.Struct, kw_only=True):
     errors: list[ErrorRow] = []
     error_logs: list[ErrorLog] = []
     flag_evaluations: list[FlagEvaluationRow] = []
+    # `hl-local import` only: whole rows read back from a file (hl_local/imports/), merged into what
+    # is stored instead of appended; see store/writes.py for how each is de-duplicated.
+    imported_sessions: list[SessionRow] = []
+    imported_logs: list[LogRow] = []
+    imported_metric_points: list[MetricPointRow] = []
+    imported_network_requests: list[NetworkRequestRow] = []
     push_key: tuple[str, str] | None = None
 
     @property
@@ -441,6 +447,10 @@ KINDS: Final[dict[str, type[Row] | type[Update]]] = {
     "websocket_events": WebsocketEventRow,
     "errors": ErrorRow,
     "flag_evaluations": FlagEvaluationRow,
+    "imported_sessions": SessionRow,
+    "imported_logs": LogRow,
+    "imported_metric_points": MetricPointRow,
+    "imported_network_requests": NetworkRequestRow,
 }
 
 # Every Struct that stands for a table's whole row: checked column by column when the store opens.

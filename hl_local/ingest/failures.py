@@ -2,8 +2,10 @@
 
 OTLP/HTTP, OTLP/gRPC and `/public` all answer through `answer_for`, so the three cannot disagree
 on a status. Exporters retry 503 / UNAVAILABLE (with the Retry-After / RetryInfo delay) and give
-up on the rest, so only a saturated writer may answer 503. An exception hl-local did not expect
-is a 500: it is logged with its traceback, and the same failure at most once a minute.
+up on the rest, so only a saturated writer answers 503 with a delay; a read-only server answers
+503 without one, its message saying why (exporters retry it a few times, then give up). An
+exception hl-local did not expect is a 500: it is logged with its traceback, and the same failure
+at most once a minute.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from hl_local.errors import (
     DecodeError,
     IngestError,
     Overloaded,
+    ReadOnly,
     UnsupportedMedia,
     WriteFailed,
 )
@@ -42,6 +45,7 @@ _STATUS: tuple[tuple[type[IngestError], int, grpc.StatusCode, str], ...] = (
     (BodyTooLarge, 413, grpc.StatusCode.RESOURCE_EXHAUSTED, "BAD_REQUEST"),
     (UnsupportedMedia, 415, grpc.StatusCode.INVALID_ARGUMENT, "BAD_REQUEST"),
     (Overloaded, 503, grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE"),
+    (ReadOnly, 503, grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE"),
     (WriteFailed, 500, grpc.StatusCode.INTERNAL, "INTERNAL_SERVER_ERROR"),
 )
 

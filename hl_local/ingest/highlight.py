@@ -218,6 +218,7 @@ def _error(request: HttpRequest, exc: Exception) -> Response[bytes]:
 
 async def handle(request: HttpRequest) -> Response[bytes]:
     try:
+        request.app.state.writer.check_writable()
         graphql = highlight.parse_request(await read_request_body(request))
         name = highlight.operation_name(graphql)
         field, handler, reply = OPERATIONS.get(name.lower(), (highlight.root_field(graphql), None, None))

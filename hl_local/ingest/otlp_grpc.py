@@ -8,6 +8,7 @@ writer answers UNAVAILABLE with a RetryInfo detail, which OTLP exporters honour.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc import aio
@@ -20,20 +21,31 @@ from hl_local.ingest.failures import answer_for
 from hl_local.ingest.status import status_protobuf
 from hl_local.store.writer import Writer
 
+if TYPE_CHECKING:
+    from hl_local.forward import Forwarder, Signal
+
 _SERVICES = {
     "opentelemetry.proto.collector.trace.v1.TraceService": otlp_proto.decode_traces,
     "opentelemetry.proto.collector.logs.v1.LogsService": otlp_proto.decode_logs,
     "opentelemetry.proto.collector.metrics.v1.MetricsService": otlp_proto.decode_metrics,
 }
+_SIGNALS: dict[str, Signal] = {
+    "opentelemetry.proto.collector.trace.v1.TraceService": "traces",
+    "opentelemetry.proto.collector.logs.v1.LogsService": "logs",
+    "opentelemetry.proto.collector.metrics.v1.MetricsService": "metrics",
+}
 
 Handler = Callable[[bytes, aio.ServicerContext[bytes, bytes]], Awaitable[bytes]]
 
 
-def _export_handler(writer: Writer, service: str, decode: Callable[[bytes], Batch]) -> Handler:
+def _export_handler(
+    writer: Writer, service: str, decode: Callable[[bytes], Batch], forwarder: Forwarder | None
+) -> Handler:
     where = f"gRPC {service.rsplit('.', 1)[-1]}/Export"
 
     async def export(request: bytes, context: aio.ServicerContext[bytes, bytes]) -> bytes:
         try:
+            writer.check_writable()
             await writer.write(await decode_off_loop(decode, request))
         except Exception as exc:  # every failure is answered (ingest/failures.py)
             answer = answer_for(exc, where)
@@ -41,12 +53,16 @@ def _export_handler(writer: Writer, service: str, decode: Callable[[bytes], Batc
                 details = status_protobuf(answer.grpc_code.value[0], answer.message, answer.retry_after_s)
                 context.set_trailing_metadata((("grpc-status-details-bin", details),))
             await context.abort(answer.grpc_code, answer.message)
+        if forwarder is not None:  # after the commit, as OTLP/HTTP does
+            forwarder.offer(_SIGNALS[service], request, False)
         return b""  # an empty Export*ServiceResponse: everything accepted
 
     return export
 
 
-async def start_grpc_server(writer: Writer, host: str, port: int) -> tuple[aio.Server, int]:
+async def start_grpc_server(
+    writer: Writer, host: str, port: int, forwarder: Forwarder | None = None
+) -> tuple[aio.Server, int]:
     """Start the server; return it with the port it really got (port 0 picks one)."""
     server = aio.server(
         options=[
@@ -56,7 +72,12 @@ async def start_grpc_server(writer: Writer, host: str, port: int) -> tuple[aio.S
     )
     handlers = [
         grpc.method_handlers_generic_handler(
-            service, {"Export": grpc.unary_unary_rpc_method_handler(_export_handler(writer, service, decode))}
+            service,
+            {
+                "Export": grpc.unary_unary_rpc_method_handler(
+                    _export_handler(writer, service, decode, forwarder)
+                )
+            },
         )
         for service, decode in _SERVICES.items()
     ]

@@ -45,6 +45,7 @@ async def export(request: HttpRequest, signal: str) -> Response[bytes]:
     # A failure is answered in the request's own encoding; an unknown one gets protobuf.
     reply_type = JSON if media_type == JSON else PROTOBUF
     try:
+        request.app.state.writer.check_writable()
         if media_type in _PROTOBUF_TYPES:
             decode = decode_protobuf
         elif media_type == JSON:
@@ -57,6 +58,9 @@ async def export(request: HttpRequest, signal: str) -> Response[bytes]:
         await request.app.state.writer.write(await decode_off_loop(decode, body))
     except Exception as exc:  # every failure is answered (ingest/failures.py); none escapes as a bare 500
         return _failure(request, reply_type, exc)
+    forwarder = request.app.state.get("forwarder")
+    if forwarder is not None:  # after the commit: sending on never delays or fails this answer
+        forwarder.offer(signal, body, decode is decode_json)
     # An empty Export*ServiceResponse: partial_success unset means everything was accepted.
     return Response(b"" if reply_type == PROTOBUF else b"{}", media_type=reply_type,
                     headers=cors_headers(request))  # fmt: skip

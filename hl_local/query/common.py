@@ -49,6 +49,7 @@ _WHEN = {
     400: "a parameter or the query is not valid: `detail` says why (`extra` where, for a query)",
     403: "the request's Host is not this server's (a DNS-rebinding guard)",
     404: "there is no such item",
+    503: "the database was opened with --read-only: nothing can be changed",
 }
 
 

@@ -246,7 +246,7 @@ async def one_group(
     return await store.read(read)
 
 
-@patch("/error-groups/{group_id:str}", responses=answers(400, 404))
+@patch("/error-groups/{group_id:str}", responses=answers(400, 404, 503))
 async def change_state(request: Request[Any, Any, Any], group_id: str, data: StateChange) -> StateChanged:
     """`{"state": "open" | "resolved" | "ignored"}`; the writer applies it like any write."""
     change = data

@@ -118,6 +118,20 @@ class Health(msgspec.Struct):
     version: str
 
 
+class ForwardStats(msgspec.Struct):
+    """One `--forward` upstream: requests sent on, waiting, retried, and dropped (and why)."""
+
+    url: str
+    queued: int  # requests waiting to be sent
+    sent: int  # requests the upstream accepted
+    retried: int  # attempts that failed and were tried again
+    dropped: int  # requests given up on, the three reasons below together
+    dropped_queue_full: int  # the queue was full when the request arrived
+    dropped_refused: int  # the upstream answered an error that retrying cannot fix (a 400, 401, 413…)
+    dropped_retries_exhausted: int  # still failing when the retry budget ran out
+    last_error: str | None
+
+
 class Stats(msgspec.Struct):
     """Row counts, the writer's queue, and where the data is."""
 
@@ -132,6 +146,8 @@ class Stats(msgspec.Struct):
     error_groups: int
     pending_rows: int
     database: str
+    read_only: bool  # opened with --read-only: nothing is stored
+    forward: list[ForwardStats]  # one per --forward URL
 
 
 # ---------------------------------------------------------------- logs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ import anyio.to_thread
 import duckdb
 
 from hl_local.errors import DatabaseLocked, DatabaseUnusable
-from hl_local.store.schema import ensure_schema
+from hl_local.store.schema import check_schema, ensure_schema
 
 T = TypeVar("T")
 
@@ -38,9 +39,10 @@ _SETTINGS = {"checkpoint_threshold": "256MB", "memory_limit": "1GB"}
 
 
 class Store:
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None, read_only: bool = False) -> None:
         self._con = con
         self.path = path
+        self.read_only = read_only  # nothing is ever written: no schema, no checkpoint
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._lock = threading.Lock()
@@ -52,12 +54,15 @@ class Store:
         try:
             for name, value in _SETTINGS.items():
                 con.execute(f"SET {name} = '{value}'")
-            if not read_only:
+            if read_only:
+                check_schema(con, str(path))  # never creates, never migrates
+                _spill_outside(con)
+            else:
                 ensure_schema(con, str(path or ":memory:"))
         except BaseException:
             con.close()
             raise
-        return cls(con, path)
+        return cls(con, path, read_only)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's own cursor (a DuckDB connection object must not be shared by threads)."""
@@ -88,16 +93,24 @@ class Store:
             for cur in self._cursors:
                 cur.close()
             self._cursors.clear()
-        if self.path is not None:
+        if self.path is not None and not self.read_only:
             with contextlib.suppress(duckdb.Error):  # the WAL is replayed on the next open
                 self._con.execute("CHECKPOINT")
         self._con.close()
+
+
+def _spill_outside(con: duckdb.DuckDBPyConnection) -> None:
+    """A read-only file's spill files go to the system's temporary folder, not to `<file>.tmp` beside it."""
+    folder = Path(tempfile.gettempdir()) / f"hl-local-{os.getpid()}.tmp"
+    con.execute(f"SET temp_directory = '{str(folder).replace(chr(39), chr(39) * 2)}'")
 
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
 
 
 def _connect_file(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    if read_only and not path.is_file():
+        raise DatabaseUnusable(str(path), "there is no such file, and one opened read-only is never made")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -58,7 +58,20 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, path: str) -> None:
     check_rows(con)
 
 
-def _check_version(con: duckdb.DuckDBPyConnection, tables: set[str], path: str) -> None:
+def check_schema(con: duckdb.DuckDBPyConnection, path: str) -> None:
+    """For a file opened read-only: check its version and tables, never create or migrate anything."""
+    tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if not tables:
+        raise SchemaMismatch(
+            f"{path} is an empty DuckDB file, not an hl-local database; choose another --db PATH"
+        )
+    _check_version(con, tables, path, read_only=True)
+    check_rows(con)
+
+
+def _check_version(
+    con: duckdb.DuckDBPyConnection, tables: set[str], path: str, read_only: bool = False
+) -> None:
     """Refuse a file of another version, or one that is not ours, with what to do."""
     if "hl_meta" not in tables:
         raise SchemaMismatch(
@@ -72,6 +85,12 @@ def _check_version(con: duckdb.DuckDBPyConnection, tables: set[str], path: str) 
     found = int(text)
     if found != SCHEMA_VERSION:
         newer = "a newer" if found > SCHEMA_VERSION else "an older"
+        if read_only:  # a file someone sent is never changed, not even to bring it up to date
+            raise SchemaMismatch(
+                f"{path} was written by {newer} hl-local (schema {found}, this one reads {SCHEMA_VERSION}) "
+                "and --read-only never changes a file: open it with that version, or open a copy "
+                "without --read-only"
+            )
         raise SchemaMismatch(
             f"{path} was written by {newer} hl-local (schema {found}, this one reads {SCHEMA_VERSION}); "
             f"open it with that version, or start with another --db PATH"

@@ -8,6 +8,7 @@ one statement per kind, never one per row. Replay pushes are de-duplicated first
 (session_id, payload_id) is already stored contributes nothing. A failed group is retried
 request by request, so one bad request fails alone.
 The queue is bounded in rows: past the bound `write` raises Overloaded at once (503).
+On a store opened read-only the thread never starts and every write raises ReadOnly (503).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import duckdb
 import msgspec
 
 from hl_local.decode.records import Batch, ErrorGroupRow, ErrorLog, ErrorRow, LogRow, Row, Update
-from hl_local.errors import Overloaded, RowsRejected, WriteFailed
+from hl_local.errors import Overloaded, ReadOnly, RowsRejected, WriteFailed
 from hl_local.store.db import Store
 from hl_local.store.grouping import CreatedGroups, ErrorGrouper, FramesFor
 from hl_local.store.writes import INSERT_CHUNKS, INSERT_ERRORS, UPSERT_ERROR_GROUPS, WRITES
@@ -69,7 +70,13 @@ class Writer:
         self._grouper = ErrorGrouper(frames_for_grouping)  # owned by the writer thread, loaded when it starts
 
     def start(self) -> None:
-        self._thread.start()
+        if not self._store.read_only:
+            self._thread.start()
+
+    def check_writable(self) -> None:
+        """Raise ReadOnly when nothing can be stored: ingest asks before it reads a body."""
+        if self._store.read_only:
+            raise ReadOnly(str(self._store.path))
 
     def close(self) -> None:
         """Commit everything queued, then stop the thread."""
@@ -79,6 +86,7 @@ class Writer:
 
     async def write(self, batch: Batch) -> None:
         """Return once `batch` is committed; raise Overloaded or WriteFailed otherwise."""
+        self.check_writable()
         rows = batch.row_count
         if rows == 0:
             return

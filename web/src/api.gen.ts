@@ -154,6 +154,18 @@ export interface FlagMarker {
   kind: "flag";
 }
 
+export interface ForwardStats {
+  url: string;
+  queued: number;
+  sent: number;
+  retried: number;
+  dropped: number;
+  dropped_queue_full: number;
+  dropped_refused: number;
+  dropped_retries_exhausted: number;
+  last_error: string | null;
+}
+
 export interface Frame {
   file: string | null;
   line: number | null;
@@ -501,6 +513,8 @@ export interface Stats {
   error_groups: number;
   pending_rows: number;
   database: string;
+  read_only: boolean;
+  forward: ForwardStats[];
 }
 
 export interface Timeline {

@@ -14,6 +14,7 @@ import {
   type SessionError,
   getApi,
 } from "../api";
+import { ExportLinks } from "../components/ExportLinks";
 import { Link } from "../components/Link";
 import { Tabs } from "../components/Tabs";
 import { Frames } from "../components/telemetry";
@@ -246,6 +247,7 @@ export function SessionPage({ sessionId, params }: { sessionId: string; params: 
         <span class="muted" title={session?.first_url ?? ""}>
           {shortUrl(session?.first_url)}
         </span>
+        <ExportLinks session={sessionId} formats={["html", "duckdb"]} />
       </div>
       <div class="replay-body">
         <div class="stage">

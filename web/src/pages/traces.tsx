@@ -5,6 +5,7 @@
 import "./signals.css";
 import { useMemo, useState } from "preact/hooks";
 import { type Span, type Trace, type TraceError, type TraceRow, getApi } from "../api";
+import { ExportLinks } from "../components/ExportLinks";
 import { Link } from "../components/Link";
 import { ListStatus, ListToolbar } from "../components/ListPage";
 import { Tabs } from "../components/Tabs";
@@ -299,6 +300,7 @@ function TraceView({ trace, params }: { trace: Trace; params: URLSearchParams })
               <SessionLink sessionId={trace.session_id} atNs={trace.start_ns} />
               <Link href={`/logs?query=${encodeURIComponent(`trace_id=${trace.trace_id}`)}`}>Logs</Link>
             </span>
+            <ExportLinks trace={trace.trace_id} formats={["html", "duckdb", "otlp-json"]} />
           </div>
         </div>
       </header>

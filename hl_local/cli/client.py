@@ -139,7 +139,7 @@ def served_file(path: Path, source_root: list[str] | None = None) -> Iterator[st
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
         settings = Settings(db_path=path, host="127.0.0.1", port=port, open_browser=False,
-                            source_root=source_root or [])  # fmt: skip
+                            read_only=True, source_root=source_root or [])  # fmt: skip
         sources = Sources.from_settings(settings)  # the working directory (and --source-root): lines too
         with warnings.catch_warnings():  # litestar deprecates the handlers' parameter style: not the user's
             warnings.simplefilter("ignore", LitestarDeprecationWarning)

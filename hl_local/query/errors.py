@@ -34,6 +34,7 @@ from hl_local.query.common import (
     limit_of,
     search_sql,
     sessions_of_traces,
+    sources_of,
     time_range,
 )
 from hl_local.query.logs import LOG_COLUMNS
@@ -234,7 +235,7 @@ async def one_group(
         group.next_cursor = encode_cursor((last.time_ns, last.error_id)) if last else None
         # Lines for the stack the page shows (the group's, and the first occurrence's when it is
         # the newest); the other occurrences go through their maps only.
-        sources = request.app.state.get("sources")
+        sources = sources_of(request)
         budget = Budget()
         group.frames = sourced_or_plain(sources, stored_text(group.frames), group.last_seen_ns, budget)
         source_all(sources, group.occurrences_latest[:1] if after is None else [], budget)
@@ -304,7 +305,7 @@ async def one_error(request: Request[Any, Any, Any], error_id: str) -> ErrorDeta
             )
         logs.sort(key=lambda log: log.time_ns)
         error.logs_around = logs
-        source_all(request.app.state.get("sources"), [error], Budget())
+        source_all(sources_of(request), [error], Budget())
         return error
 
     return await store.read(read)

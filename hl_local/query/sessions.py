@@ -28,6 +28,7 @@ from hl_local.query.common import (
     limit_of,
     rows,
     search_sql,
+    sources_of,
     time_range,
 )
 from hl_local.query.session_events import exists, session_events
@@ -333,7 +334,7 @@ async def session_errors(request: Request[Any, Any, Any], session_id: str) -> Se
         "FROM linked_errors AS e WHERE e.linked_session_id = ? ORDER BY e.time_ns, e.error_id"
     )
     items = await _items(request, session_id, SessionError, sql)
-    await anyio.to_thread.run_sync(source_all, request.app.state.get("sources"), items, Budget())
+    await anyio.to_thread.run_sync(source_all, sources_of(request), items, Budget())
     return SessionErrors(items)
 
 

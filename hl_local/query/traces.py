@@ -23,6 +23,7 @@ from hl_local.query.common import (
     newest_first,
     page,
     sessions_of_traces,
+    sources_of,
 )
 from hl_local.query.logs import logs_of_trace, session_of_trace
 from hl_local.query.responses import Span, SpanPage, Trace, TraceError, TracePage, TraceRow
@@ -145,7 +146,7 @@ async def one_trace(request: Request[Any, Any, Any], trace_id: str) -> Trace:
         start_ns = min(span.start_ns for span in spans)
         duration_ns = max(span.end_ns for span in spans) - start_ns
         logs = logs_of_trace(cur, trace_id, session_id)
-        source_all(request.app.state.get("sources"), errors, Budget())  # their frames with source lines
+        source_all(sources_of(request), errors, Budget())  # their frames with source lines
         return Trace(trace_id, session_id, start_ns, duration_ns, spans, logs, errors)
 
     return await store.read(read)

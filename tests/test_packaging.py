@@ -245,7 +245,7 @@ def test_its_source_maps_and_mcp_work(binary: Path, home: Path, tmp_path: Path) 
                 assert isinstance(text, TextContent)  # the tools answer text
                 return text.text
 
-    assert "unknown discount code FREE" in anyio.run(ask)
+    assert "PackagedMap: PackagedMap happened" in anyio.run(ask)
 
 
 # --- a source install without Node -----------------------------------------------------------------

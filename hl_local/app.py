@@ -28,6 +28,7 @@ from hl_local.query.responses import ErrorBody, Health, Stats
 from hl_local.query.retention import retention_info
 from hl_local.query.structs import JsonTextSchema
 from hl_local.query.wait import wait_for
+from hl_local.source.frames import Sources
 from hl_local.store.db import Store
 from hl_local.store.writer import Writer
 from hl_local.ui import ui_handlers
@@ -82,8 +83,10 @@ def _unexpected_failure(request: Request[Any, Any, Any], exc: Exception) -> Resp
     return Response(detail + "\n", status_code=500, media_type="text/plain")
 
 
-def create_app(store: Store, writer: Writer, settings: Settings) -> Litestar:
-    state = State({"store": store, "writer": writer, "settings": settings, "forwarder": None})
+def create_app(store: Store, writer: Writer, settings: Settings, sources: Sources | None = None) -> Litestar:
+    state = State(
+        {"store": store, "writer": writer, "settings": settings, "forwarder": None, "sources": sources}
+    )
     return _litestar(state, {*LOOPBACK_HOSTS, settings.host.lower()})
 
 

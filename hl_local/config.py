@@ -52,6 +52,10 @@ class Settings(msgspec.Struct, kw_only=True):
     allow_origin: list[str] = msgspec.field(
         default_factory=list
     )  # pages that may send (ingest CORS); none: any
+    source_root: list[str] = []  # --source-root FROM=TO or DIR, as given (hl_local/source/roots.py)
+    editor: str | None = None  # vscode, cursor, idea, zed, file; None: from $VISUAL/$EDITOR
+    fetch_source_maps: bool = False  # ask the app's dev server (loopback only) for bundles and maps
+    quiet: bool = False  # no terminal line per new error group, no summary per minute
     read_only: bool = False  # open the file without ever writing to it; ingest answers 503
     forward: list[str] = []  # OTLP/HTTP base URLs to send everything received over OTLP on to
     forward_header: list[tuple[str, str]] = []  # (name, value) headers for every forward request

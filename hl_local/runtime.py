@@ -29,9 +29,11 @@ from hl_local.connections import BoundedHttpProtocol, raise_file_limit
 from hl_local.errors import AlreadyRunning, PortInUse
 from hl_local.ingest.otlp_grpc import start_grpc_server
 from hl_local.query.overview import Addresses
+from hl_local.source.frames import Sources
 from hl_local.store.db import Store
 from hl_local.store.retention import Limits
 from hl_local.store.writer import Writer
+from hl_local.terminal import Terminal
 from hl_local.ui import watch_bundle
 
 if TYPE_CHECKING:
@@ -98,12 +100,13 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
             sock.close()
         raise
     limits = Limits(settings.max_size, settings.max_age * 1_000_000_000)
-    writer = Writer(store, settings.max_pending_rows, limits)
+    sources = Sources.from_settings(settings)
+    writer = Writer(store, settings.max_pending_rows, limits, frames_for_grouping=sources.for_grouping)
     writer.start()
     forwarder = _forwarder(settings)
     grpc_server = None
     ready = False
-    stop_watching, watching = asyncio.Event(), None
+    stop_watching, watching, reporting = asyncio.Event(), None, None
     stop = _StopOnSignal()
     try:
         if forwarder is not None:
@@ -111,7 +114,7 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
         grpc_server, grpc_port = await start_grpc_server(
             writer, settings.host, settings.otlp_grpc_port, forwarder
         )
-        app = create_app(store, writer, settings)
+        app = create_app(store, writer, settings, sources)
         app.state.forwarder = forwarder
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=5, server_header=False,
@@ -140,23 +143,28 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
         lines += [f"forwarding OTLP to     {url}" for url in settings.forward]
         if settings.read_only:
             lines[-1] += " (read-only: nothing is stored, ingest answers 503)"
+        lines.append(f"source files           {sources.roots.describe()}")
         print("\n".join(lines), flush=True)
         ports = (_port(ui), _port(sockets[-1]), grpc_port)
         instance.write(store.path, instance.Instance(os.getpid(), __version__, settings.host, *ports))
+        if not settings.quiet:
+            reporting = asyncio.create_task(Terminal(store, writer, sources, ui_url).run(stop_watching))
         ready = True
         log.debug("ready in %.3f s", time.perf_counter() - started)
         if on_ready:
             on_ready(ui_url)
         await server.serve(sockets=sockets)
     finally:
-        if watching is not None:
-            stop_watching.set()
-            await watching
+        stop_watching.set()
+        for task in (watching, reporting):
+            if task is not None:
+                await task
         if grpc_server is not None:
             await grpc_server.stop(grace=2)
         if forwarder is not None:
             await forwarder.close()
         writer.close()
+        sources.close()
         store.close()
         if ready:
             instance.remove(store.path)

@@ -420,7 +420,10 @@ def test_errors(seeded: Seeded) -> None:
         assert {k: item[k] for k in ("error_id", "time_ns", "message", "group_id")} == {
             k: row[k] for k in ("error_id", "time_ns", "message", "group_id")
         }
-        assert item["frames"] == json.loads(row["frames"])
+        recorded = [f["generated"] or {k: f[k] for k in ("file", "line", "column", "function", "source")}
+                    for f in item["frames"]]  # fmt: skip
+        assert recorded == json.loads(row["frames"])  # each frame as sent, or the one its source map replaced
+        assert all(f["context"] is not None for f in item["frames"])  # the answer's first 128 frames
         assert item["payload"] == parsed(row["payload"])
         assert item["offset_ms"] == row["time_ns"] // 1_000_000 - first_ms
         assert 0 <= item["offset_ms"] <= 60_000

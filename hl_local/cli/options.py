@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from hl_local.config import DEFAULT_MAX_AGE, DEFAULT_MAX_SIZE, Settings, default_db_path
+from hl_local.source.editor import EDITORS, parse_editor
+from hl_local.source.roots import parse_source_root
 
 
 class UsageError(Exception):
@@ -171,6 +173,12 @@ def origin(value: str) -> str:
     return text.lower()
 
 
+def source_root(value: str) -> str:
+    """`FROM=TO` or `DIR`, checked here and kept as given (Settings holds text)."""
+    parse_source_root(value)
+    return value
+
+
 def upstream_url(value: str) -> str:
     """An OTLP/HTTP base URL (`http://collector:4318`); the signal paths are appended to it."""
     from urllib.parse import urlsplit
@@ -216,6 +224,16 @@ SERVER_OPTIONS: list[Option] = [
     Option("--no-open", "do not open the UI in a browser", switch=True, default=False),
     Option("--dev", "UI development: reload open pages when the UI bundle changes "
            "(run `npm --prefix web run watch` beside it)", switch=True, default=False),
+    Option("--source-root", "show stack frames' source lines from here: FROM=TO maps the paths or URLs "
+           "stacks name to a local directory (/app=~/src/app, http://localhost:5173/=web/dist), DIR allows "
+           "a directory; repeatable (the working directory counts unless it holds your home directory)",
+           source_root, repeat=True, metavar="FROM=TO"),
+    Option("--editor", f"frames link to this editor: {', '.join(EDITORS)} (default: the one $VISUAL or "
+           "$EDITOR names)", parse_editor, metavar="EDITOR"),
+    Option("--fetch-source-maps", "also fetch bundles and source maps from the app's own dev server, on a "
+           "loopback address only", switch=True, default=False),
+    Option("--quiet", "no line in the terminal per new error group, no summary per minute", switch=True,
+           default=False),
     Option("--read-only", "open the database without ever writing to it (ingest answers 503)",
            switch=True, default=False),
     Option("--forward", "also send what arrives over OTLP to this OTLP/HTTP base URL "

@@ -12,7 +12,7 @@ import binascii
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
 import duckdb
 import msgspec
@@ -26,6 +26,9 @@ from hl_local.query.compile import Signal, compile_search
 from hl_local.query.responses import ErrorBody, ParameterProblem, SearchErrorAt
 from hl_local.query.search import SearchSyntaxError
 from hl_local.query.structs import structs
+
+if TYPE_CHECKING:
+    from hl_local.source.frames import Sources
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 
@@ -322,3 +325,16 @@ def page(items: list[T], limit: int, key: Callable[[T], tuple[Any, ...]]) -> tup
     more = len(items) > limit
     items = items[:limit]
     return items, encode_cursor(key(items[-1])) if more else None
+
+
+# Set in the scope of an export's in-process requests (export/asgi.py): a file sent to someone else
+# carries no lines of this machine's source files and no links into its editor.
+FOR_EXPORT = "hl_local.for_export"
+
+
+def sources_of(request: Request[Any, Any, Any]) -> Sources | None:
+    """The server's source context (source/frames.py), or None where frames get none: an export."""
+    if request.scope.get("state", {}).get(FOR_EXPORT):
+        return None
+    sources: Sources | None = request.app.state.get("sources")
+    return sources

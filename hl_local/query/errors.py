@@ -34,6 +34,7 @@ from hl_local.query.common import (
     limit_of,
     search_sql,
     sessions_of_traces,
+    sources_of,
     time_range,
 )
 from hl_local.query.logs import LOG_COLUMNS, linked_logs
@@ -48,6 +49,7 @@ from hl_local.query.responses import (
     StateChange,
     StateChanged,
 )
+from hl_local.source.frames import Budget, source_all, sourced_or_plain, stored_text
 from hl_local.store.db import Store
 
 DEFAULT_BUCKETS, MAX_BUCKETS = 24, 500
@@ -231,6 +233,15 @@ async def one_group(
         group.occurrences_latest = _link_occurrences(cur, page[:size])
         last = group.occurrences_latest[-1] if more else None
         group.next_cursor = encode_cursor((last.time_ns, last.error_id)) if last else None
+        # Lines for the stack the page shows (the group's, and the first occurrence's when it is
+        # the newest); the other occurrences go through their maps only.
+        sources = sources_of(request)
+        budget = Budget()
+        group.frames = sourced_or_plain(sources, stored_text(group.frames), group.last_seen_ns, budget)
+        source_all(sources, group.occurrences_latest[:1] if after is None else [], budget)
+        source_all(
+            sources, group.occurrences_latest[1:] if after is None else group.occurrences_latest, Budget(0)
+        )
         return group
 
     return await store.read(read)
@@ -292,6 +303,7 @@ async def one_error(request: Request[Any, Any, Any], error_id: str) -> ErrorDeta
             )
         logs.sort(key=lambda log: log.time_ns)
         error.logs_around = logs
+        source_all(sources_of(request), [error], Budget())
         return error
 
     return await store.read(read)

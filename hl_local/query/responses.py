@@ -28,6 +28,41 @@ class Frame(msgspec.Struct):
     source: str | None  # the source line, when the stack printed one (Python)
 
 
+ContextStatus = Literal[
+    "ok", "no_file", "outside_roots", "missing", "not_a_file", "refused", "unreadable", "binary", "too_large",
+    "no_such_line",
+]  # fmt: skip
+MapStatus = Literal["applied", "no_map", "not_covered", "changed_since", "unreadable", "no_bundle"]
+
+
+class FrameContext(msgspec.Struct):
+    """The lines around a frame from the file on this machine (hl_local/source/), or why there are none."""
+
+    status: ContextStatus
+    detail: str | None  # why not, when status is not "ok"
+    path: str | None  # the local file read (its real path, under a source root)
+    first_line: int | None  # the number of lines[0]
+    lines: list[str]  # up to 5 before the frame's line, the line, 5 after; long lines clipped
+    editor_url: str | None  # opens the file at the line in the --editor
+    modified_after: bool  # the file changed after the error: the lines may have moved
+
+
+class SourceMapNote(msgspec.Struct):
+    """Whether a source map resolved a bundled JavaScript frame, and where the map came from."""
+
+    status: MapStatus
+    detail: str
+    origin: str | None  # the map: a path under a source root, a loopback URL, or inline in the bundle
+
+
+class SourcedFrame(Frame):
+    """A frame as the error views show it: through its source map where one applied, with its lines."""
+
+    generated: Frame | None  # the frame as recorded (minified), when a source map resolved it
+    source_map: SourceMapNote | None  # null: not a bundled JavaScript frame
+    context: FrameContext | None  # null: not looked up in this answer (docs/api.md says which)
+
+
 class SpanEvent(msgspec.Struct):
     time_ns: int
     name: str
@@ -270,6 +305,8 @@ class ErrorColumns(msgspec.Struct):
 
 
 class TraceError(ErrorColumns):
+    # Through source maps, with lines for the first 128 frames of the answer (source_all fills it).
+    frames: list[SourcedFrame]  # type: ignore[assignment]  # ErrorColumns' stored text, sourced
     session_id: str | None
     linked_session_id: str | None
 
@@ -316,12 +353,15 @@ class ErrorGroupPage(msgspec.Struct):
 
 
 class Occurrence(ErrorColumns):
+    # Through source maps; lines for the first occurrence of a page only. (The query puts the stored
+    # JSON text here, hl_local/source/frames.py `source_all` replaces it.)
+    frames: list[SourcedFrame]  # type: ignore[assignment]  # ErrorColumns' stored text, sourced
     session_id: str | None  # its own, else its trace's
 
 
 class ErrorGroupDetail(_GroupColumns):
     stack: str  # the newest occurrence's
-    frames: Frames
+    frames: list[SourcedFrame]
     affected_sessions: int
     occurrences_latest: list[Occurrence]
     next_cursor: str | None

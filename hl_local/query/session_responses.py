@@ -6,7 +6,15 @@ from typing import Any
 
 import msgspec
 
-from hl_local.query.responses import AnyJson, ErrorColumns, Frames, JsonObject, SentObject, SentStrings
+from hl_local.query.responses import (
+    AnyJson,
+    ErrorColumns,
+    Frames,
+    JsonObject,
+    SentObject,
+    SentStrings,
+    SourcedFrame,
+)
 
 
 class SessionRow(msgspec.Struct):
@@ -195,6 +203,8 @@ class NetworkRequests(msgspec.Struct):
 
 
 class SessionError(ErrorColumns):
+    # Through source maps, with lines for the first 128 frames of the answer (source_all fills it).
+    frames: list[SourcedFrame]  # type: ignore[assignment]  # ErrorColumns' stored text, sourced
     offset_ms: int | None  # into the replay
 
 

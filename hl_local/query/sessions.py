@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 
+import anyio.to_thread
 import duckdb
 import msgspec
 from litestar import Request, Router, get
@@ -28,6 +29,7 @@ from hl_local.query.common import (
     rows,
     search_sql,
     sessions_of_traces,
+    sources_of,
     time_range,
 )
 from hl_local.query.session_events import exists, session_events
@@ -55,6 +57,7 @@ from hl_local.query.session_responses import (
     Timeline,
     TrackMarker,
 )
+from hl_local.source.frames import Budget, source_all
 from hl_local.store.db import Store
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -374,7 +377,9 @@ async def session_errors(request: Request[Any, Any, Any], session_id: str) -> Se
         "FROM replay_chunks AS c WHERE c.session_id = e.linked_session_id) AS offset_ms "
         "FROM linked_errors AS e WHERE e.linked_session_id = ? ORDER BY e.time_ns, e.error_id"
     )
-    return SessionErrors(await _items(request, session_id, SessionError, sql))
+    items = await _items(request, session_id, SessionError, sql)
+    await anyio.to_thread.run_sync(source_all, sources_of(request), items, Budget())
+    return SessionErrors(items)
 
 
 router = Router(

@@ -26,9 +26,11 @@ from hl_local.query.common import (
     newest_first,
     page,
     sessions_of_traces,
+    sources_of,
 )
 from hl_local.query.logs import logs_of_trace, session_of_trace
 from hl_local.query.responses import Span, SpanPage, Trace, TraceError, TracePage, TraceRow
+from hl_local.source.frames import Budget, source_all
 from hl_local.store.db import Store
 
 SPAN_COLUMNS = ", ".join(Span.__struct_fields__)
@@ -190,6 +192,7 @@ async def one_trace(request: Request[Any, Any, Any], trace_id: str) -> Trace:
         start_ns = min(span.start_ns for span in spans)
         duration_ns = max(span.end_ns for span in spans) - start_ns
         logs = logs_of_trace(cur, trace_id, session_id)
+        source_all(sources_of(request), errors, Budget())  # their frames with source lines
         return Trace(trace_id, session_id, start_ns, duration_ns, spans, logs, errors)
 
     return await store.read(read)

@@ -30,7 +30,7 @@ from hl_local.decode.records import Batch, ErrorGroupRow, ErrorLog, ErrorRow, Lo
 from hl_local.errors import Overloaded, ReadOnly, RowsRejected, StorageFull, WriteFailed
 from hl_local.ingest.failures import log_unexpected
 from hl_local.store.db import Store
-from hl_local.store.grouping import ErrorGrouper
+from hl_local.store.grouping import CreatedGroups, ErrorGrouper, FramesFor
 from hl_local.store.retention import Limits, PruneResult, Retention, clear_all
 from hl_local.store.writes import INSERT_CHUNKS, INSERT_ERRORS, UPSERT_ERROR_GROUPS, WRITES
 
@@ -63,7 +63,11 @@ _STOP = object()
 
 class Writer:
     def __init__(
-        self, store: Store, max_pending_rows: int = MAX_PENDING_ROWS, limits: Limits | None = None
+        self,
+        store: Store,
+        max_pending_rows: int = MAX_PENDING_ROWS,
+        limits: Limits | None = None,
+        frames_for_grouping: FramesFor | None = None,
     ) -> None:
         self._store = store
         self._max_pending_rows = max_pending_rows
@@ -74,7 +78,8 @@ class Writer:
         self.committed_groups = 0
         # Per kind, how many commits have included it: the live view (/api/live) compares these.
         self.commits_by_kind: dict[str, int] = {}
-        self._grouper = ErrorGrouper()  # owned by the writer thread, loaded when it starts
+        self.rows_by_kind: dict[str, int] = {}  # rows acknowledged per kind (the terminal's summary lines)
+        self._grouper = ErrorGrouper(frames_for_grouping)  # owned by the writer thread, loaded when it starts
         self._disk = _DiskState()
         # Retention runs here, in steps between group commits (store/retention.py).
         self.retention = Retention(store.path, limits or Limits(), self._grouper.forget)
@@ -112,6 +117,11 @@ class Writer:
     @property
     def pending_rows(self) -> int:
         return self._pending_rows
+
+    @property
+    def created_groups(self) -> CreatedGroups:
+        """Error groups created by each commit, for readers on other threads."""
+        return self._grouper.created
 
     async def prune(self, cutoff_ns: int) -> PruneResult:
         """Remove everything received before `cutoff_ns`, in the same small steps as retention."""
@@ -227,6 +237,9 @@ class Writer:
             if outcome is None:
                 for kind in pending.batch.kinds():
                     self.commits_by_kind[kind] = self.commits_by_kind.get(kind, 0) + 1
+                    self.rows_by_kind[kind] = self.rows_by_kind.get(kind, 0) + len(
+                        getattr(pending.batch, kind)
+                    )
             pending.loop.call_soon_threadsafe(_settle, pending.future, outcome)
 
     def _commit_alone(self, cur: duckdb.DuckDBPyConnection, pending: _Pending) -> Exception | None:

@@ -61,7 +61,7 @@ export interface ErrorDetail {
   type: string;
   message: string;
   stack: string;
-  frames: Frame[];
+  frames: SourcedFrame[];
   url: string | null;
   error_source: string | null;
   line_number: number | null;
@@ -116,7 +116,7 @@ export interface ErrorGroupDetail {
   state: "open" | "resolved" | "ignored";
   state_changed_ns: number | null;
   stack: string;
-  frames: Frame[];
+  frames: SourcedFrame[];
   affected_sessions: number;
   occurrences_latest: Occurrence[];
   next_cursor: string | null;
@@ -224,6 +224,16 @@ export interface Frame {
   column: number | null;
   function: string | null;
   source: string | null;
+}
+
+export interface FrameContext {
+  status: "ok" | "no_file" | "outside_roots" | "missing" | "not_a_file" | "refused" | "unreadable" | "binary" | "too_large" | "no_such_line";
+  detail: string | null;
+  path: string | null;
+  first_line: number | null;
+  lines: string[];
+  editor_url: string | null;
+  modified_after: boolean;
 }
 
 export interface GroupBrief {
@@ -400,7 +410,7 @@ export interface Occurrence {
   type: string;
   message: string;
   stack: string;
-  frames: Frame[];
+  frames: SourcedFrame[];
   url: string | null;
   error_source: string | null;
   line_number: number | null;
@@ -522,7 +532,7 @@ export interface SessionError {
   type: string;
   message: string;
   stack: string;
-  frames: Frame[];
+  frames: SourcedFrame[];
   url: string | null;
   error_source: string | null;
   line_number: number | null;
@@ -575,6 +585,23 @@ export interface SignalCounts {
   logs: number;
   spans: number;
   metric_points: number;
+}
+
+export interface SourceMapNote {
+  status: "applied" | "no_map" | "not_covered" | "changed_since" | "unreadable" | "no_bundle";
+  detail: string;
+  origin: string | null;
+}
+
+export interface SourcedFrame {
+  file: string | null;
+  line: number | null;
+  column: number | null;
+  function: string | null;
+  source: string | null;
+  generated: Frame | null;
+  source_map: SourceMapNote | null;
+  context: FrameContext | null;
 }
 
 export interface Span {
@@ -672,7 +699,7 @@ export interface TraceError {
   type: string;
   message: string;
   stack: string;
-  frames: Frame[];
+  frames: SourcedFrame[];
   url: string | null;
   error_source: string | null;
   line_number: number | null;

@@ -2,7 +2,7 @@
 // links to a trace or to a session's replay at a moment. Recorded text is only ever JSX text.
 import { Fragment } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, type Frame, type LogLine, getApi } from "../api";
+import { ApiError, type Frame, type FrameContext, type LogLine, type SourcedFrame, getApi } from "../api";
 import { asText, clock, dateTime, timeOfDay } from "../format";
 import { Link } from "./Link";
 
@@ -251,21 +251,95 @@ export const firstLine = (text: string) => {
   return cut < 0 ? text : text.slice(0, cut) + " …";
 };
 
-export function Frames({ frames, stack }: { frames: Frame[] | null; stack?: string | null }) {
+/** A stack: each frame with its function and place, and, for frames the server found on this machine
+ * (SourcedFrame, hl_local/source/), the lines around it, a link to open it in the editor, where a source
+ * map took it from, and why a map or the lines are missing. The first frame with lines starts open. */
+export function Frames({ frames, stack }: { frames: (Frame | SourcedFrame)[] | null; stack?: string | null }) {
   if (!frames?.length) return stack ? <pre class="code">{stack}</pre> : <p class="muted">no stack trace</p>;
+  const opened = frames.findIndex((f) => sourcedOf(f)?.context?.status === "ok");
   return (
     <ol class="frames">
       {frames.map((f, i) => (
         <li key={i}>
-          <span class="fn">{f.function || "(anonymous)"}</span>{" "}
-          <span class="file">
-            {f.file ?? "?"}
-            {f.line !== null ? `:${f.line}` : ""}
-            {f.column !== null ? `:${f.column}` : ""}
-          </span>
+          <FrameItem frame={f} open={i === opened} />
         </li>
       ))}
     </ol>
   );
 }
 
+const sourcedOf = (f: Frame | SourcedFrame): SourcedFrame | null => ("context" in f ? f : null);
+
+const place = (f: Frame) => `${f.file ?? "?"}${f.line !== null ? `:${f.line}` : ""}${f.column !== null ? `:${f.column}` : ""}`;
+
+function FrameItem({ frame, open }: { frame: Frame | SourcedFrame; open: boolean }) {
+  const sourced = sourcedOf(frame);
+  const context = sourced?.context ?? null;
+  const map = sourced?.source_map ?? null;
+  const head = (
+    <span class="frame-head">
+      <span class="fn">{frame.function || "(anonymous)"}</span>{" "}
+      <span class="file" title={context?.path ?? undefined}>
+        {place(frame)}
+      </span>
+      {context?.editor_url && (
+        <a class="open-editor" href={context.editor_url} title={`Open ${context.path} in your editor`}>
+          open
+        </a>
+      )}
+    </span>
+  );
+  const notes = (
+    <>
+      {sourced?.generated && (
+        <div class="frame-note" title={map?.detail ?? undefined}>
+          mapped from {place(sourced.generated)}
+          {map?.origin ? ` by ${map.origin}` : ""}
+        </div>
+      )}
+      {map && map.status !== "applied" && (
+        <div class="frame-note warn" title={`source map: ${map.status}`}>
+          no source map applied: {map.detail}
+        </div>
+      )}
+      {context && context.status !== "ok" && context.status !== "no_file" && (
+        <div class="frame-note" title={`source: ${context.status}`}>
+          source not shown: {context.detail}
+        </div>
+      )}
+      {context?.modified_after && (
+        <div class="frame-note warn">the file changed after this error: its lines may have moved</div>
+      )}
+    </>
+  );
+  if (context?.status !== "ok") {
+    return (
+      <>
+        {head}
+        {notes}
+      </>
+    );
+  }
+  return (
+    <details class="frame-source" open={open}>
+      <summary>{head}</summary>
+      {notes}
+      <SourceLines context={context} line={frame.line} />
+    </details>
+  );
+}
+
+/** The lines around a frame, numbered, the frame's own line marked (text only, never HTML). */
+function SourceLines({ context, line }: { context: FrameContext; line: number | null }) {
+  const first = context.first_line ?? 1;
+  return (
+    <pre class="source-lines" aria-label={`Source around line ${line ?? "?"}`}>
+      {context.lines.map((text, i) => (
+        <div key={i} class={first + i === line ? "hit" : undefined}>
+          <span class="ln">{first + i}</span>
+          {text || " "}
+        </div>
+      ))}
+    </pre>
+  );
+}

@@ -110,6 +110,8 @@ def main() -> None:
         ("session network", f"/api/sessions/{session}/network"),
         ("session console", f"/api/sessions/{session}/console"),
         ("session errors", f"/api/sessions/{session}/errors"),
+        ("logs searched by session", f"/api/logs?limit=100&query=secure_session_id%3D{session}"),
+        ("traces searched by session", f"/api/traces?limit=50&query=secure_session_id%3D{session}"),
         ("error groups, limit 100", "/api/error-groups?limit=100"),
         ("one error group, 100 occurrences", f"/api/error-groups/{group}?limit=100"),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,18 +12,23 @@ from litestar.datastructures import State
 from litestar.exceptions import LitestarDeprecationWarning, PermissionDeniedException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from hl_local import __version__
-from hl_local.config import LOOPBACK_HOSTS, Settings
+from hl_local.config import LOOPBACK_HOSTS, Settings, host_name
 from hl_local.errors import ReadOnly
 from hl_local.export import api as export_api
+from hl_local.ingest.failures import log_unexpected
 from hl_local.ingest.highlight import highlight_handlers
 from hl_local.ingest.otlp_http import otlp_http_router
-from hl_local.query import live, logs, sessions, suggest, traces
+from hl_local.query import error_insights, live, logs, metrics, overview, retention, sessions, suggest, traces
 from hl_local.query.common import API_ERRORS, answers
 from hl_local.query.errors import error_groups_router
 from hl_local.query.responses import ErrorBody, Health, Stats
+from hl_local.query.retention import retention_info
 from hl_local.query.structs import JsonTextSchema
+from hl_local.query.wait import wait_for
+from hl_local.source.frames import Sources
 from hl_local.store.db import Store
 from hl_local.store.writer import Writer
 from hl_local.ui import ui_handlers
@@ -30,18 +36,19 @@ from hl_local.ui import ui_handlers
 
 @get("/health", sync_to_thread=False)
 def health() -> Health:
-    return Health("ok", __version__)
+    return Health("ok", __version__, pid=os.getpid())
 
 
 @get("/api/stats", exception_handlers=API_ERRORS, responses=answers())
 async def stats(request: Request[Any, Any, Any]) -> Stats:
     store: Store = request.app.state.store
-    counts = await store.read(lambda cur: store.counts())
+    writer: Writer = request.app.state.writer
+    counts, kept = await store.read(lambda cur: (store.counts(), retention_info(cur, writer.retention)))
     database = str(store.path) if store.path else ":memory:"
     forwarder = request.app.state.get("forwarder")
     return Stats(
-        **counts, pending_rows=request.app.state.writer.pending_rows, database=database,
-        read_only=store.read_only, forward=forwarder.stats() if forwarder is not None else [],
+        **counts, pending_rows=writer.pending_rows, database=database, read_only=store.read_only,
+        forward=forwarder.stats() if forwarder is not None else [], retention=kept,
     )  # fmt: skip
 
 
@@ -59,16 +66,28 @@ def _host_guard(allowed: set[str]) -> Callable[[Request[Any, Any, Any]], Awaitab
         if not request.url.path.startswith("/api/"):
             return
         host = request.headers.get("host", "")
-        name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
-        if name.strip("[]") not in allowed:
+        if host_name(host) not in allowed:
             raise PermissionDeniedException(f"Host {host!r} is not allowed; open hl-local via localhost")
 
     return guard
 
 
-def create_app(store: Store, writer: Writer, settings: Settings) -> Litestar:
-    state = State({"store": store, "writer": writer, "settings": settings, "forwarder": None})
-    return _litestar(state, {*LOOPBACK_HOSTS, settings.host})
+def _unexpected_failure(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Any exception no handler expected: logged once (rate-limited) with its traceback, then a 500."""
+    # the route (/api/sessions/{session_id:str}), not the concrete path: one entry per endpoint
+    where = f"{request.method} {request.scope.get('path_template') or request.url.path}"
+    log_unexpected(exc, where)
+    detail = "hl-local failed to answer this request; its log has the details"
+    if request.url.path.startswith("/api/"):
+        return Response(ErrorBody(500, detail, None), status_code=500)
+    return Response(detail + "\n", status_code=500, media_type="text/plain")
+
+
+def create_app(store: Store, writer: Writer, settings: Settings, sources: Sources | None = None) -> Litestar:
+    state = State(
+        {"store": store, "writer": writer, "settings": settings, "forwarder": None, "sources": sources}
+    )
+    return _litestar(state, {*LOOPBACK_HOSTS, settings.host.lower()})
 
 
 def openapi_document() -> dict[str, Any]:
@@ -88,17 +107,22 @@ def _litestar(state: State, allowed_hosts: set[str]) -> Litestar:
             otlp_http_router,
             *highlight_handlers,
             error_groups_router,
+            error_insights.router,
             logs.router,
             traces.router,
             sessions.router,
             suggest.router,
+            metrics.router,
+            overview.router,
             live.live,
+            retention.router,
+            wait_for,
             export_api.router,
             *ui_handlers,
         ],
         state=state,
         before_request=_host_guard(allowed_hosts),
-        exception_handlers={ReadOnly: _read_only},
+        exception_handlers={HTTP_500_INTERNAL_SERVER_ERROR: _unexpected_failure, ReadOnly: _read_only},
         plugins=[JsonTextSchema()],  # JSON text columns: described as the JSON they hold
         # JSON only: litestar's browsable pages load scripts from CDNs, and hl-local makes no
         # outbound connection, not even through the user's browser.

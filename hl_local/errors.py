@@ -2,8 +2,10 @@
 
 HlLocalError                  start-up problems the CLI prints as one line (exit code 1)
 ├── PortInUse                 a listener could not bind its port
+│   └── AlreadyRunning        ... because an hl-local answers there
 ├── DatabaseLocked            another process (usually another hl-local) holds the DuckDB file
 ├── DatabaseUnusable          the path cannot be created, opened or written
+│   └── DatabaseDamaged       the file is truncated or damaged
 ├── SchemaMismatch            the file was written by an incompatible hl-local version, or a row
 │                             Struct and its table disagree
 └── ExportError               `hl-local export` / `import` cannot do what was asked (nothing matches,
@@ -13,8 +15,10 @@ IngestError                   a request that is not stored (nothing of it is): i
 ├── DecodeError               the body is not what the endpoint takes (400 / INVALID_ARGUMENT)
 │   └── RowsRejected          decoded values that do not fit their columns
 ├── BodyTooLarge              the body, or what it inflates to, is over the limit (413)
+├── BodyTimeout               the body came too slowly (408)
 ├── UnsupportedMedia          a Content-Type or Content-Encoding hl-local does not read (415)
 ├── Overloaded                the writer's queue is full: 503 / UNAVAILABLE + Retry-After, never drop
+│   └── StorageFull           the disk is full: the same answer, retried later
 ├── ReadOnly                  the database was opened with --read-only: 503 / UNAVAILABLE, saying so
 └── WriteFailed               a commit failed: answered 500 and nothing of it is kept
 """
@@ -34,6 +38,15 @@ class PortInUse(HlLocalError):
         )
 
 
+class AlreadyRunning(PortInUse):
+    def __init__(self, what: str, host: str, port: int, pid: int) -> None:
+        HlLocalError.__init__(
+            self,
+            f"hl-local (pid {pid}) is already running here: it listens for {what} on {host}:{port}. "
+            "Use that one (hl-local info), stop it, or choose other ports (0 picks free ones)",
+        )
+
+
 class DatabaseLocked(HlLocalError):
     def __init__(self, path: str, holder: str) -> None:
         super().__init__(
@@ -45,6 +58,15 @@ class DatabaseLocked(HlLocalError):
 class DatabaseUnusable(HlLocalError):
     def __init__(self, path: str, reason: str) -> None:
         super().__init__(f"cannot use {path} as the database ({reason}); choose another --db PATH")
+
+
+class DatabaseDamaged(DatabaseUnusable):
+    def __init__(self, path: str, reason: str) -> None:
+        HlLocalError.__init__(
+            self,
+            f"{path} is damaged ({reason}); restore it from a copy, or move it away to start a new "
+            "database there (or choose another --db PATH)",
+        )
 
 
 class SchemaMismatch(HlLocalError):
@@ -71,6 +93,10 @@ class BodyTooLarge(IngestError):
     """The body, or what it decompresses to, is over a limit."""
 
 
+class BodyTimeout(IngestError):
+    """The body did not arrive within its deadline."""
+
+
 class UnsupportedMedia(IngestError):
     """A Content-Type or Content-Encoding that hl-local does not read."""
 
@@ -82,6 +108,15 @@ class Overloaded(IngestError):
 
     def __init__(self, message: str = "hl-local is busy writing; retry shortly") -> None:
         super().__init__(message)
+
+
+class StorageFull(Overloaded):
+    """The disk holding the database is full: nothing was stored; the client retries later."""
+
+    retry_after_s = 10
+
+    def __init__(self) -> None:
+        super().__init__("the disk holding hl-local's database is full; retry once space is freed")
 
 
 class ReadOnly(IngestError):

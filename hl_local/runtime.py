@@ -22,12 +22,18 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
+from hl_local import __version__, instance
 from hl_local.app import create_app
 from hl_local.config import Settings
-from hl_local.errors import PortInUse
+from hl_local.connections import BoundedHttpProtocol, raise_file_limit
+from hl_local.errors import AlreadyRunning, PortInUse
 from hl_local.ingest.otlp_grpc import start_grpc_server
+from hl_local.query.overview import Addresses
+from hl_local.source.frames import Sources
 from hl_local.store.db import Store
+from hl_local.store.retention import Limits
 from hl_local.store.writer import Writer
+from hl_local.terminal import Terminal
 from hl_local.ui import watch_bundle
 
 if TYPE_CHECKING:
@@ -51,6 +57,8 @@ def bind_socket(what: str, host: str, port: int, listen: bool = True) -> socket.
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
+        if exc.errno == errno.EADDRINUSE and (pid := instance.hl_local_at(host, port)) is not None:
+            raise AlreadyRunning(what, host, port, pid) from None
         reason = "already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
         raise PortInUse(what, host, port, reason) from None
     if listen:
@@ -91,12 +99,14 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
         for sock in sockets:
             sock.close()
         raise
-    writer = Writer(store, settings.max_pending_rows)
+    limits = Limits(settings.max_size, settings.max_age * 1_000_000_000)
+    sources = Sources.from_settings(settings)
+    writer = Writer(store, settings.max_pending_rows, limits, frames_for_grouping=sources.for_grouping)
     writer.start()
     forwarder = _forwarder(settings)
     grpc_server = None
     ready = False
-    stop_watching, watching = asyncio.Event(), None
+    stop_watching, watching, reporting = asyncio.Event(), None, None
     stop = _StopOnSignal()
     try:
         if forwarder is not None:
@@ -104,10 +114,11 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
         grpc_server, grpc_port = await start_grpc_server(
             writer, settings.host, settings.otlp_grpc_port, forwarder
         )
-        app = create_app(store, writer, settings)
+        app = create_app(store, writer, settings, sources)
         app.state.forwarder = forwarder
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=5, server_header=False)  # fmt: skip
+                                timeout_graceful_shutdown=5, server_header=False,
+                                http=BoundedHttpProtocol)  # fmt: skip
         server = uvicorn.Server(config)
         app.state.server = server  # long-lived streams (/api/live) end when it starts shutting down
         if settings.dev:
@@ -117,6 +128,11 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
         gc.collect()
         gc.freeze()
         ui_url = _url(settings.host, _port(ui))
+        otlp_http_url = _url(settings.host, _port(sockets[-1]))
+        # the first-run page's snippets name the ports really bound (port 0 picks one)
+        app.state.addresses = Addresses(
+            ui_url, otlp_http_url, _url(settings.host, grpc_port), f"{ui_url}/public"
+        )
         lines = [
             f"hl-local UI and API    {ui_url}",
             f"OTLP/HTTP              {_url(settings.host, _port(sockets[-1]))}/v1/traces (logs, metrics)",
@@ -127,22 +143,31 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
         lines += [f"forwarding OTLP to     {url}" for url in settings.forward]
         if settings.read_only:
             lines[-1] += " (read-only: nothing is stored, ingest answers 503)"
+        lines.append(f"source files           {sources.roots.describe()}")
         print("\n".join(lines), flush=True)
+        ports = (_port(ui), _port(sockets[-1]), grpc_port)
+        instance.write(store.path, instance.Instance(os.getpid(), __version__, settings.host, *ports))
+        if not settings.quiet:
+            reporting = asyncio.create_task(Terminal(store, writer, sources, ui_url).run(stop_watching))
         ready = True
         log.debug("ready in %.3f s", time.perf_counter() - started)
         if on_ready:
             on_ready(ui_url)
         await server.serve(sockets=sockets)
     finally:
-        if watching is not None:
-            stop_watching.set()
-            await watching
+        stop_watching.set()
+        for task in (watching, reporting):
+            if task is not None:
+                await task
         if grpc_server is not None:
             await grpc_server.stop(grace=2)
         if forwarder is not None:
             await forwarder.close()
         writer.close()
+        sources.close()
         store.close()
+        if ready:
+            instance.remove(store.path)
         for sock in sockets:
             sock.close()
         # Frozen objects are never collected, and at exit DuckDB's bindings (nanobind) would report
@@ -191,6 +216,7 @@ class _StopOnSignal:
 
 def run(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
     sys.setswitchinterval(0.001)  # UI reads should not wait 5 ms slices behind a decode
+    raise_file_limit()  # idle sockets must not use up the descriptors (hl_local/connections.py)
     if os.environ.get("HL_LOCAL_DEBUG"):
         logging.basicConfig(level=logging.DEBUG)
     with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from litestar import Request, Response, get
+from litestar import Request, Response, get, head
 from litestar.exceptions import NotFoundException
 
 STATIC_DIR = Path(str(importlib.resources.files("hl_local") / "static"))
@@ -40,6 +40,12 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+# `?assets=blocked` on a page: the same policy with nothing loaded from elsewhere, so a replay cannot
+# make the browser fetch the URLs its recording names (a hostile page can name any, including
+# http://localhost ones). The replay iframe inherits the page's policy, so the browser enforces it.
+BLOCKED_ASSETS_POLICY = "; ".join(
+    part.replace(" http: https:", "") for part in CONTENT_SECURITY_POLICY.split("; ")
+)
 SECURITY_HEADERS = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
     "x-content-type-options": "nosniff",
@@ -55,6 +61,7 @@ CLIENT_ROUTES = [
     "/logs",
     "/traces",
     "/traces/{trace_id:str}",
+    "/metrics",
 ]
 
 
@@ -79,33 +86,69 @@ def _read(path: Path) -> _File:
     return cached
 
 
-def _answer(request: Request[Any, Any, Any], path: Path, media_type: str) -> Response[bytes]:
+def _answer(request: Request[Any, Any, Any], path: Path, media_type: str) -> Response[Any]:
+    """The file with its ETag (304 when the client has it); for HEAD the same headers, no body."""
     file = _read(path)
     headers = {**SECURITY_HEADERS, "cache-control": "no-cache", "etag": file.etag}
     if file.etag in request.headers.get("if-none-match", ""):
         return Response(b"", status_code=304, headers=headers)
+    if request.method == "HEAD":  # litestar leaves both out of a body-less answer
+        headers["content-type"] = _with_charset(media_type)
+        headers["content-length"] = str(len(file.body))
+        return Response(None, headers=headers)
     return Response(file.body, media_type=media_type, headers=headers)
 
 
-@get(CLIENT_ROUTES, include_in_schema=False)
-async def index(request: Request[Any, Any, Any]) -> Response[bytes]:
-    """Every client-side route gets the same page; the app reads the path and the query."""
+def _with_charset(media_type: str) -> str:
+    """The Content-Type as litestar writes it for a body: text/* gets its charset added."""
+    return f"{media_type}; charset=utf-8" if media_type.startswith("text/") else media_type
+
+
+def _media_type(path: Path) -> str:
+    """litestar adds `; charset=utf-8` to text/* itself; JavaScript needs it said."""
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return media_type + "; charset=utf-8" if media_type == "application/javascript" else media_type
+
+
+async def _index(request: Request[Any, Any, Any]) -> Response[Any]:
     page = STATIC_DIR / "index.html"
     if not page.exists():
         message = b"hl-local's UI is not built: run `npm --prefix web ci && npm --prefix web run build`\n"
+        if request.method == "HEAD":
+            return Response(None, status_code=503, headers={**SECURITY_HEADERS, "content-type": "text/plain"})
         return Response(message, status_code=503, media_type="text/plain", headers=SECURITY_HEADERS)
-    return _answer(request, page, "text/html; charset=utf-8")
+    response = _answer(request, page, "text/html")
+    if request.query_params.get("assets") == "blocked":
+        response.headers["content-security-policy"] = BLOCKED_ASSETS_POLICY
+    return response
 
 
-@get("/static/{name:path}", include_in_schema=False)
-async def asset(request: Request[Any, Any, Any], name: str) -> Response[bytes]:
+async def _asset(request: Request[Any, Any, Any], name: str) -> Response[Any]:
     path = (STATIC_DIR / name.lstrip("/")).resolve()
     if not path.is_relative_to(STATIC_DIR.resolve()) or not path.is_file():
         raise NotFoundException(f"no such file: /static/{name.lstrip('/')}")
-    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    if media_type.startswith("text/") or media_type == "application/javascript":
-        media_type += "; charset=utf-8"
-    return _answer(request, path, media_type)
+    return _answer(request, path, _media_type(path))
+
+
+@get(CLIENT_ROUTES, include_in_schema=False)
+async def index(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Every client-side route gets the same page; the app reads the path and the query."""
+    return await _index(request)
+
+
+@head(CLIENT_ROUTES, include_in_schema=False, name="index-head")
+async def index_head(request: Request[Any, Any, Any]) -> Response[None]:
+    return await _index(request)
+
+
+@get("/static/{name:path}", include_in_schema=False)
+async def asset(request: Request[Any, Any, Any], name: str) -> Response[Any]:
+    return await _asset(request, name)
+
+
+@head("/static/{name:path}", include_in_schema=False, name="asset-head")
+async def asset_head(request: Request[Any, Any, Any], name: str) -> Response[None]:
+    return await _asset(request, name)
 
 
 async def watch_bundle(state: Any, stop: asyncio.Event) -> None:
@@ -117,4 +160,4 @@ async def watch_bundle(state: Any, stop: asyncio.Event) -> None:
         state.ui_version = state.get("ui_version", 0) + 1
 
 
-ui_handlers = [index, asset]
+ui_handlers = [index, index_head, asset, asset_head]

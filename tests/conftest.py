@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import httpx
@@ -50,7 +51,15 @@ class Server:
     output: list[str] = field(default_factory=list)
 
     def stats(self) -> dict[str, int]:
-        return httpx.get(f"{self.ui_url}/api/stats", timeout=10).json()
+        """/api/stats' counts (without `retention`: its sizes move whenever DuckDB checkpoints)."""
+        stats = httpx.get(f"{self.ui_url}/api/stats", timeout=10).json()
+        stats.pop("retention", None)
+        return stats
+
+    def retention(self) -> dict[str, Any]:
+        """/api/stats' `retention`: sizes, caps, the oldest item, pruning."""
+        kept: dict[str, Any] = httpx.get(f"{self.ui_url}/api/stats", timeout=10).json()["retention"]
+        return kept
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20) -> int:
         if self.process.poll() is None:

@@ -222,7 +222,7 @@ def test_suggest_keys(seeded: Server) -> None:
     sessions = {k["key"] for k in get(seeded, "/api/suggest/keys", signal="sessions")["keys"]}
     assert {"identifier", "has_errors"} <= sessions
     assert get(seeded, "/api/suggest/keys", signal="logs", prefix="zzz-nothing")["keys"] == []
-    get(seeded, "/api/suggest/keys", 400, signal="metrics")
+    get(seeded, "/api/suggest/keys", 400, signal="events")
     get(seeded, "/api/suggest/keys", 400)
 
 

@@ -123,10 +123,13 @@ def parsed(text: str | None) -> Any:
         return text
 
 
+# error_count: what the session's Errors tab lists (its own errors and those linked through its traces),
+# not the pushes' own count (copies of one capture repeat its errors' ids, which are stored once)
 LIST_KEYS = (
     "session_id, identifier, user_object, started_ns, last_activity_ns, duration_ms, active_ms, page_count, "
-    "error_count, console_error_count, click_count, has_rage_clicks, first_url, environment, service_name, "
-    "sdk_version, user_agent, is_initialized"
+    "(SELECT count(*) FROM linked_errors AS e WHERE e.linked_session_id = session_summaries.session_id) "
+    "AS error_count, console_error_count, click_count, has_rage_clicks, first_url, environment, "
+    "service_name, sdk_version, user_agent, is_initialized"
 )
 
 
@@ -417,7 +420,10 @@ def test_errors(seeded: Seeded) -> None:
         assert {k: item[k] for k in ("error_id", "time_ns", "message", "group_id")} == {
             k: row[k] for k in ("error_id", "time_ns", "message", "group_id")
         }
-        assert item["frames"] == json.loads(row["frames"])
+        recorded = [f["generated"] or {k: f[k] for k in ("file", "line", "column", "function", "source")}
+                    for f in item["frames"]]  # fmt: skip
+        assert recorded == json.loads(row["frames"])  # each frame as sent, or the one its source map replaced
+        assert all(f["context"] is not None for f in item["frames"])  # the answer's first 128 frames
         assert item["payload"] == parsed(row["payload"])
         assert item["offset_ms"] == row["time_ns"] // 1_000_000 - first_ms
         assert 0 <= item["offset_ms"] <= 60_000

@@ -388,7 +388,9 @@ def test_info_on_a_stopped_and_a_running_database(db_path: Path) -> None:
         assert "from the running hl-local" in held.stdout
         assert _info_counts(held.stdout)["spans"] == expected
 
-        # Held, but nothing answers on the given port: says so, still no traceback.
+        # Held, but by nothing that says where it listens (no run file: another program, or an
+        # hl-local older than the run file) and nothing answers on the given port: says so.
+        db_path.with_name(db_path.name + ".run.json").unlink()
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             closed_port = sock.getsockname()[1]

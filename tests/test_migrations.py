@@ -13,22 +13,25 @@ from hl_local.store.schema import SCHEMA_VERSION
 from tests.conftest import span_keys, start_server, trace_batch
 
 
-def _as_older_schema(db: Path, version: int) -> None:
-    """Turn a current file into what schema 3 was (spans keyed by (trace_id, span_id), no digests
-    nor kept tables), or schema 2 (also without flag_evaluations)."""
+def as_older_schema(db: Path, version: int) -> None:
+    """Turn a current file into what schema 4 was (spans keyed by (trace_id, span_id), no digests
+    nor kept tables), schema 3 (also no sessions.origin) or schema 2 (also no flag_evaluations),
+    with the views and macros made again over those tables, as such a file has them."""
+    from hl_local.store.schema import ddl, drop_views_and_macros
+
     con = duckdb.connect(str(db))
     try:
         con.execute("BEGIN")
+        drop_views_and_macros(con)
         con.execute("DROP INDEX spans_by_trace")
         con.execute("CREATE TABLE spans_copy AS SELECT * FROM spans")
         con.execute("DELETE FROM spans")
-        con.execute("DROP TABLE request_digests")
-        con.execute("DROP TABLE pending_errors")
-        con.execute("DROP TABLE trace_summaries")
-        con.execute("DROP TABLE error_group_buckets")
-        con.execute("DROP TABLE error_group_links")
-        con.execute("DROP TABLE log_tokens")
-        if version == 2:
+        for table in ("request_digests", "pending_errors", "trace_summaries", "error_group_buckets",
+                      "error_group_links", "log_tokens"):  # fmt: skip
+            con.execute(f"DROP TABLE {table}")
+        if version <= 3:
+            con.execute("ALTER TABLE sessions DROP COLUMN origin")
+        if version <= 2:
             con.execute("DROP TABLE flag_evaluations")
         con.execute("UPDATE hl_meta SET value = ? WHERE key = 'schema_version'", [str(version)])
         con.execute("COMMIT")
@@ -36,11 +39,12 @@ def _as_older_schema(db: Path, version: int) -> None:
         con.execute("INSERT INTO spans SELECT * FROM spans_copy")
         con.execute("DROP TABLE spans_copy")
         con.execute("CREATE INDEX spans_by_trace ON spans (trace_id)")
+        con.execute(ddl("views.sql"))
     finally:
         con.close()
 
 
-@pytest.mark.parametrize("version", [2, 3])
+@pytest.mark.parametrize("version", [2, 3, 4])
 def test_an_older_file_is_migrated_with_its_spans(tmp_path: Path, version: int) -> None:
     db = tmp_path / f"v{version}.duckdb"
     server = start_server(db)
@@ -54,7 +58,7 @@ def test_an_older_file_is_migrated_with_its_spans(tmp_path: Path, version: int) 
         assert reply.status_code == 200
     finally:
         assert server.stop() == 0
-    _as_older_schema(db, version)
+    as_older_schema(db, version)
     with duckdb.connect(str(db)) as con:
         assert con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'spans' "
                            "AND constraint_type = 'PRIMARY KEY'").fetchall() == [(1,)]  # fmt: skip

@@ -22,10 +22,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import anyio
 import duckdb
 import grpc
 import httpx
 import pytest
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.types import TextContent
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.logs.v1 import logs_pb2
 
@@ -33,6 +37,7 @@ import hatch_build
 from hl_local import __version__
 from hl_local.cli import VERBS
 from tests.conftest import FIXTURES, Server, launch, trace_batch
+from tests.test_source_maps import CHECKOUT_TS, MAIN_TS, bundle_column, esbuild, post_stack, thrower, v8_stack
 
 ROOT = Path(__file__).parent.parent
 BUILT = Path(os.environ.get("HL_LOCAL_BINARY") or ROOT / "dist" / "hl-local")
@@ -206,6 +211,41 @@ def test_first_runs_at_once_share_one_unpacked_copy(binary: Path, tmp_path: Path
         runs = list(pool.map(lambda _: run_binary(binary, tmp_path, "--version"), range(4)))
     assert all(run.returncode == 0 and run.stdout.startswith("hl-local ") for run in runs), runs
     assert len(unpacked(tmp_path)) == 1  # and no half-unpacked folder left behind
+
+
+def test_its_source_maps_and_mcp_work(binary: Path, home: Path, tmp_path: Path) -> None:
+    """The two verbs' libraries PyInstaller cannot see by imports alone: symbolic dlopens its Rust library
+    by path, and `mcp` is imported when the verb runs. A frame of an esbuild bundle resolves, and the
+    SDK's own client reads that error through the executable's `mcp`."""
+    checkout = tmp_path / "checkout"
+    (checkout / "src").mkdir(parents=True)
+    (checkout / "src" / "checkout.ts").write_text(CHECKOUT_TS)
+    (checkout / "src" / "main.ts").write_text(MAIN_TS)
+    esbuild(checkout, "dist/inline.js", "--sourcemap=inline")
+    db = tmp_path / "mapped.duckdb"
+    server = launch([*SERVE, "--db", str(db)], bare_env(home), db, cwd=checkout, program=[str(binary)])
+    stack = v8_stack("http://localhost:1/dist/inline.js", bundle_column(checkout, "dist/inline.js", "throw"),
+                     thrower(checkout, "dist/inline.js"))  # fmt: skip
+    frame = post_stack(server, "PackagedMap", stack)["frames"][0]
+    assert frame["source_map"]["status"] == "applied", frame["source_map"]
+    assert (frame["file"], frame["line"], frame["function"]) == ("src/checkout.ts", 8, "applyDiscount")
+    assert server.stop() == 0
+
+    async def ask() -> str:
+        params = StdioServerParameters(command=str(binary), args=["mcp", "--db", str(db)], env=bare_env(home))
+        with open(os.devnull, "w") as quiet:
+            async with (
+                stdio_client(params, errlog=quiet) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                await session.initialize()
+                result = await session.call_tool("search", {"signal": "errors", "query": "type=PackagedMap"})
+                assert not result.is_error
+                [text] = result.content
+                assert isinstance(text, TextContent)  # the tools answer text
+                return text.text
+
+    assert "PackagedMap: PackagedMap happened" in anyio.run(ask)
 
 
 # --- a source install without Node -----------------------------------------------------------------

@@ -294,6 +294,13 @@ DEFAULTS: dict[str, dict[str, object]] = {
         "has_session_unloaded": False, "page_count": 0, "click_count": 0, "error_count": 0,
         "console_error_count": 0, "active_ms": 0, "has_rage_clicks": False, "received_ns": 0,
     },
+    "session_events": {"payload_id": "1", "time_ms": 0, "kind": "Navigate"},
+    "metric_points": {
+        "time_ns": APRIL, "start_ns": 0, "description": "", "unit": "", "flags": 0, "exemplars": "[]",
+        "service_name": "", "service_version": "", "environment": "", "scope_name": "", "scope_version": "",
+        "attributes": "{}", "resource_attributes": "{}", "received_ns": 0,
+    },
+    "network_requests": {"payload_id": "1", "start_ms": 0, "initiator_type": "fetch", "url": "/api/x"},
 }  # fmt: skip
 
 ROWS: dict[str, list[dict[str, object]]] = {
@@ -308,7 +315,7 @@ ROWS: dict[str, list[dict[str, object]]] = {
          "attributes": '{"http.status_code":200,"user":"alice","latency":1500000}',
          "resource_attributes": '{"host.name":"web-2"}'},
         {"scope_name": "L3", "body": "errors: 3 retries (error_code=E42)", "level": "warn",
-         "service_name": "worker", "environment": "staging",
+         "service_name": "worker", "environment": "staging", "trace_id": "tr-x2",
          "attributes": '{"user":"bob","latency":2000000000}'},
         {"scope_name": "L4", "body": "50% done_now; path C:\\temp\\x", "level": "debug",
          "service_name": "worker", "attributes": '{"note":"it\'s \\"quoted\\""}'},
@@ -321,7 +328,7 @@ ROWS: dict[str, list[dict[str, object]]] = {
         {"span_id": "S2", "name": "gorm.Query", "duration_ns": 5_000_000_000, "source": "frontend",
          "service_name": "api", "kind": 3, "attributes": '{"level":"info","db.rows":12}'},
         {"span_id": "S3", "name": "body query asdf", "duration_ns": 500, "source": "backend",
-         "service_name": "api"},
+         "service_name": "api", "trace_id": "tr-x2"},
         {"span_id": "S4", "name": "Chris Schmitz", "duration_ns": 2000, "source": "worker",
          "service_name": "private-graph", "attributes": '{"level":"info"}'},
     ],
@@ -329,19 +336,36 @@ ROWS: dict[str, list[dict[str, object]]] = {
         {"error_id": "E1", "message": "TypeError: x is undefined", "type": "window.onerror",
          "url": "https://app.example.com/checkout?step=2", "session_id": "s1",
          "payload": '{"customer":"acme"}'},
-        {"error_id": "E2", "message": "Network failure", "type": "custom", "payload": "not json at all"},
+        {"error_id": "E2", "message": "Network failure", "type": "custom", "payload": "not json at all",
+         "trace_id": "tr-x2"},
         {"error_id": "E3", "message": "ResizeObserver loop limit exceeded", "type": "console.error"},
     ],
     "sessions": [
         {"session_id": "X1", "identifier": "alice@example.com", "environment": "production",
-         "user_object": '{"email":"alice@example.com","plan":"pro"}', "properties": '{"tier":"gold"}',
+         "user_object": '{"plan":"pro"}', "properties": '{"tier":"gold"}',
          "ip": "10.0.0.1", "app_version": "1.2.0"},
         {"session_id": "X2", "environment": "dev"},
     ],
     "replay_chunks": [
         {"session_id": "X1", "first_ms": 0, "last_ms": 900_000, "page_count": 3, "error_count": 1,
-         "has_rage_clicks": True, "active_ms": 120_000},
+         "has_rage_clicks": True, "active_ms": 120_000, "first_url": "https://app.example.com/"},
         {"session_id": "X2", "first_ms": 0, "last_ms": 10_000, "page_count": 1, "active_ms": 5_000},
+    ],
+    # X1 visited a second page; X2's recorded request started trace tr-x2 (a log, a span, an error)
+    "session_events": [
+        {"session_id": "X1", "payload": "https://app.example.com/"},
+        {"session_id": "X1", "payload": "https://app.example.com/checkout"},
+        {"session_id": "X2", "kind": "Click", "payload": "{}"},
+    ],
+    "network_requests": [{"session_id": "X2", "trace_id": "tr-x2"}],
+    "metric_points": [
+        {"metric_name": "http.requests", "metric_type": "sum", "value": 7, "service_name": "api",
+         "attributes": '{"route":"/a"}', "scope_version": "M1"},
+        {"metric_name": "LCP", "metric_type": "gauge", "value": 2400, "unit": "ms", "session_id": "X1",
+         "attributes": '{"group":"https://app.example.com/","category":"WebVital"}', "scope_version": "M2",
+         "time_ns": MAY_1_10H},
+        {"metric_name": "latency", "metric_type": "histogram", "count": 3, "sum": 40, "unit": "ms",
+         "resource_attributes": '{"host.name":"web-1"}', "scope_version": "M3"},
     ],
 }  # fmt: skip
 
@@ -351,12 +375,14 @@ TABLES = {
     "traces": ("spans", "span_id"),
     "errors": ("errors", "error_id"),
     "sessions": ("session_summaries", "session_id"),
+    "metrics": ("metric_points", "scope_version"),
 }
 ALL = {
     "logs": {"L1", "L2", "L3", "L4", "L5"},
     "traces": {"S1", "S2", "S3", "S4"},
     "errors": {"E1", "E2", "E3"},
     "sessions": {"X1", "X2"},
+    "metrics": {"M1", "M2", "M3"},
 }
 
 
@@ -425,6 +451,13 @@ CASES = [
     ("logs", "message=alice", set()),  # the default key typed out is an exact match (as Highlight)
     ("logs", "trace_id=abc123", {"L1"}),
     ("logs", "secure_session_id=s1", {"L1"}),
+    # the session a line belongs to: its own, else its trace's (a request X2's browser recorded)
+    ("logs", "secure_session_id=X2", {"L3"}),
+    ("logs", "session_id=(X2 OR s2)", {"L2", "L3"}),
+    ("logs", "session_id!=X2", {"L1", "L2", "L4", "L5"}),
+    ("logs", "session_id=X*", {"L3"}),
+    ("logs", "has_session=true", {"L1", "L2", "L3"}),
+    ("logs", "has_session=false", {"L4", "L5"}),
     ("logs", "source=frontend", {"L5"}),
     ("logs", "source!=frontend", {"L1", "L2", "L3", "L4"}),  # NULL source is "not frontend"
     ("logs", "environment=production service_name=api", {"L1", "L2"}),
@@ -456,8 +489,8 @@ CASES = [
     ("logs", "user>b", {"L3"}),
     ("logs", "user>5d", {"L1", "L2", "L3"}),  # not a known unit: text too
     # exists
-    ("logs", "session_id EXISTS", {"L1", "L2"}),
-    ("logs", "session_id NOT EXISTS", {"L3", "L4", "L5"}),
+    ("logs", "session_id EXISTS", {"L1", "L2", "L3"}),  # L3 through its trace
+    ("logs", "session_id NOT EXISTS", {"L4", "L5"}),
     ("logs", "environment EXISTS", {"L1", "L2", "L3"}),  # '' is not there
     ("logs", "empty EXISTS", set()),
     ("logs", "empty NOT EXISTS", ALL["logs"]),
@@ -523,6 +556,9 @@ CASES = [
     ("traces", "level=info", {"S1", "S2", "S4"}),
     ("traces", "level NOT EXISTS", {"S3"}),
     ("traces", "status_code=2", {"S1"}),
+    ("traces", "session_id=X2", {"S3"}),
+    ("traces", "has_session=true", {"S3"}),
+    ("traces", "secure_session_id NOT EXISTS", {"S1", "S2", "S4"}),
     ("traces", QUIRK_QUERY, {"S1"}),  # Highlight's SQL for it matches nothing: k1 and g2 contradict
     # (a b) OR (c d): Highlight's SQL is a AND b AND (c OR d), which matches none of these rows
     ("traces", "(service_name=api duration>1s) OR (source=backend has_errors=true)", {"S1", "S2"}),
@@ -537,8 +573,10 @@ CASES = [
     ("errors", "visited_url EXISTS", {"E1"}),
     ("errors", "customer=acme", {"E1"}),  # E2's payload is not JSON: no keys, no error
     ("errors", "customer NOT EXISTS", {"E2", "E3"}),
-    ("errors", "has_session=true", {"E1"}),
+    ("errors", "has_session=true", {"E1", "E2"}),
+    ("errors", "has_session=false", {"E3"}),
     ("errors", "secure_session_id=s1", {"E1"}),
+    ("errors", "secure_session_id=X2", {"E2"}),
     ("errors", "type=(custom OR console.error)", {"E2", "E3"}),
     # sessions
     ("sessions", "alice", {"X1"}),
@@ -550,19 +588,38 @@ CASES = [
     ("sessions", "active_length>=2m", {"X1"}),
     ("sessions", "active_length>1", {"X1", "X2"}),
     ("sessions", "pages_visited>2", {"X1"}),
-    ("sessions", "has_errors=true", {"X1"}),
+    ("sessions", "has_errors=true", {"X1", "X2"}),  # X2: a backend error of the trace it started
+    ("sessions", "has_errors=false", set()),
     ("sessions", "has_rage_clicks=false", {"X2"}),
     ("sessions", "identified=false", {"X2"}),
     ("sessions", "identifier=alice@example.com", {"X1"}),
     ("sessions", "identifier NOT EXISTS", {"X2"}),
     ("sessions", "plan=pro", {"X1"}),  # identify metadata
     ("sessions", "tier=gold", {"X1"}),  # session properties
-    ("sessions", "email=*@example.com", {"X1"}),
+    ("sessions", "email=*@example.com", {"X1"}),  # derived from the identifier, an email address
+    ("sessions", "email=alice@example.com", {"X1"}),
+    ("sessions", "email NOT EXISTS", {"X2"}),
+    ("sessions", "first_url=*checkout*", set()),
+    ("sessions", "visited_url=*checkout*", {"X1"}),  # any page, not only the first
+    ("sessions", 'visited-url="https://app.example.com/"', {"X1"}),
+    ("sessions", "visited_url!=*checkout*", {"X2"}),
     ("sessions", "environment=(production OR dev)", {"X1", "X2"}),
     ("sessions", "service_version=1.2.0", {"X1"}),
     ("sessions", "ip=10.0.0.1", {"X1"}),
     ("sessions", "viewed_by_me=false sample=abc completed=true", {"X1", "X2"}),  # ignored keys
     ("sessions", "excluded EXISTS", {"X1", "X2"}),
+    # metrics
+    ("metrics", "LCP", {"M2"}),
+    ("metrics", "http.*", {"M1"}),
+    ("metrics", "type=gauge", {"M2"}),
+    ("metrics", "metric_unit=ms", {"M2", "M3"}),
+    ("metrics", "value>1000", {"M2"}),
+    ("metrics", "count>=3", {"M3"}),
+    ("metrics", "route=/a", {"M1"}),
+    ("metrics", "host.name=web-1", {"M3"}),  # resource attributes too
+    ("metrics", "category=WebVital secure_session_id=X1", {"M2"}),
+    ("metrics", "service_name=api", {"M1"}),
+    ("metrics", "timestamp>2024-04-15", {"M2"}),
 ]
 
 
@@ -624,8 +681,8 @@ def test_values_that_do_not_fit_their_key(signal: str, query: str, position: int
 
 
 def test_unknown_signal() -> None:
-    with pytest.raises(ValueError, match="unknown signal 'metrics'"):
-        compile_search("a", "metrics")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown signal 'events'"):
+        compile_search("a", "events")  # type: ignore[arg-type]
 
 
 # --- user text never becomes SQL text ----------------------------------------------------------
@@ -667,7 +724,7 @@ QUERY_SHAPES = [
 
 
 @pytest.mark.parametrize("value", HOSTILE)
-@pytest.mark.parametrize("signal", ["logs", "traces", "errors", "sessions"])
+@pytest.mark.parametrize("signal", ["logs", "traces", "errors", "sessions", "metrics"])
 def test_hostile_values_are_only_parameters(con: duckdb.DuckDBPyConnection, signal: str, value: str) -> None:
     table, key = TABLES[signal]
     # A harmless value of the same shape: with a `*` if the value has one (a wildcard).
@@ -699,7 +756,7 @@ def test_keys_in_a_tree_built_in_code_are_checked() -> None:
         compile_search(Exists("a'b"), "logs")
 
 
-@pytest.mark.parametrize("signal", ["logs", "traces", "errors", "sessions"])
+@pytest.mark.parametrize("signal", ["logs", "traces", "errors", "sessions", "metrics"])
 def test_every_reserved_key_is_valid_sql(con: duckdb.DuckDBPyConnection, signal: str) -> None:
     samples = {"text": "x", "number": "1", "boolean": "true", "timestamp": "2024-05-01"}
     for key, field in SIGNALS[signal].fields.items():  # type: ignore[index]

@@ -17,11 +17,11 @@ import sys
 from types import ModuleType
 
 from hl_local.build_info import VersionAction
-from hl_local.cli import export, import_, info, serve
+from hl_local.cli import clear, export, import_, info, mcp, prune, run, serve, tail
 from hl_local.cli.options import UsageError
 from hl_local.errors import HlLocalError
 
-VERBS: list[ModuleType] = [serve, info, export, import_]
+VERBS: list[ModuleType] = [serve, info, export, import_, run, tail, mcp, prune, clear]
 
 
 def _parser() -> argparse.ArgumentParser:

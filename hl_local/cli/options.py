@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hl_local.config import Settings, default_db_path
+from hl_local.config import DEFAULT_MAX_AGE, DEFAULT_MAX_SIZE, Settings, default_db_path
+from hl_local.source.editor import EDITORS, parse_editor
+from hl_local.source.roots import parse_source_root
 
 
 class UsageError(Exception):
@@ -125,6 +128,57 @@ def count(value: str) -> int:
     return number
 
 
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2,
+               "mib": 1024**2, "g": 1000**3, "gb": 1000**3, "gib": 1024**3, "t": 1000**4, "tb": 1000**4,
+               "tib": 1024**4}  # fmt: skip
+_AGE_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_AMOUNT = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*")
+
+
+def size(value: str) -> int:
+    """A size in bytes: `4GiB`, `500MB`, `1.5G`, `2000000`; 0 or `none` for no cap."""
+    found = _AMOUNT.fullmatch(value)
+    unit = _SIZE_UNITS.get(found.group(2).lower()) if found else None
+    if value.strip().lower() in ("none", "off"):
+        return 0
+    if found is None or unit is None:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a size (like 4GiB, 500MB; 0 for no cap)")
+    return int(float(found.group(1)) * unit)
+
+
+def age(value: str) -> int:
+    """A duration in whole seconds: `7d`, `12h`, `30m`, `90s`, `2w`; 0 or `none` for no cap."""
+    return int(age_s(value))
+
+
+def age_s(value: str) -> float:
+    """A duration in seconds, fractions kept (`1.5s`)."""
+    if value.strip().lower() in ("none", "off"):
+        return 0.0
+    found = _AMOUNT.fullmatch(value)
+    unit = _AGE_UNITS.get(found.group(2).lower() or "s") if found else None
+    if found is None or unit is None:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a duration (like 7d, 12h, 30m; 0 for no cap)")
+    return float(found.group(1)) * unit
+
+
+_ORIGIN = re.compile(r"(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?|null")
+
+
+def origin(value: str) -> str:
+    """A web origin as browsers send it: scheme://host[:port] (no path), or `null`."""
+    text = value.strip().rstrip("/")
+    if not _ORIGIN.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an origin (like http://localhost:3000)")
+    return text.lower()
+
+
+def source_root(value: str) -> str:
+    """`FROM=TO` or `DIR`, checked here and kept as given (Settings holds text)."""
+    parse_source_root(value)
+    return value
+
+
 def upstream_url(value: str) -> str:
     """An OTLP/HTTP base URL (`http://collector:4318`); the signal paths are appended to it."""
     from urllib.parse import urlsplit
@@ -160,9 +214,26 @@ SERVER_OPTIONS: list[Option] = [
     Option("--otlp-grpc-port", "OTLP/gRPC (default 4317)", port, 4317),
     Option("--max-pending-rows", "rows waiting for the writer before ingest answers 503 (default 500000)",
            count, 500_000),
+    Option("--max-size", "prune the oldest data past this much on disk (default 4GiB; 0: no cap)",
+           size, DEFAULT_MAX_SIZE, metavar="SIZE"),
+    Option("--max-age", "prune data received longer ago than this (default 7d; 0: no cap)",
+           age, DEFAULT_MAX_AGE, metavar="AGE"),
+    Option("--allow-origin", "a web origin whose pages may send telemetry, like http://localhost:3000 "
+           "(repeatable; default: any page, as the browser SDK needs)", origin, metavar="ORIGIN",
+           repeat=True),
     Option("--no-open", "do not open the UI in a browser", switch=True, default=False),
     Option("--dev", "UI development: reload open pages when the UI bundle changes "
            "(run `npm --prefix web run watch` beside it)", switch=True, default=False),
+    Option("--source-root", "show stack frames' source lines from here: FROM=TO maps the paths or URLs "
+           "stacks name to a local directory (/app=~/src/app, http://localhost:5173/=web/dist), DIR allows "
+           "a directory; repeatable (the working directory counts unless it holds your home directory)",
+           source_root, repeat=True, metavar="FROM=TO"),
+    Option("--editor", f"frames link to this editor: {', '.join(EDITORS)} (default: the one $VISUAL or "
+           "$EDITOR names)", parse_editor, metavar="EDITOR"),
+    Option("--fetch-source-maps", "also fetch bundles and source maps from the app's own dev server, on a "
+           "loopback address only", switch=True, default=False),
+    Option("--quiet", "no line in the terminal per new error group, no summary per minute", switch=True,
+           default=False),
     Option("--read-only", "open the database without ever writing to it (ingest answers 503)",
            switch=True, default=False),
     Option("--forward", "also send what arrives over OTLP to this OTLP/HTTP base URL "

@@ -8,7 +8,7 @@ import sys
 import webbrowser
 from pathlib import Path
 
-from hl_local.cli.options import add_server_options, server_settings
+from hl_local.cli.options import UsageError, add_server_options, server_settings
 
 NAME = "serve"
 HELP = "receive telemetry and serve the UI (the default)"
@@ -16,17 +16,36 @@ HELP = "receive telemetry and serve the UI (the default)"
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_server_options(parser)
+    parser.add_argument(
+        "page",
+        nargs="?",
+        metavar="PAGE",
+        help="a page of the UI to open, e.g. /errors/ID (`hl-local run` prints them)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from hl_local import runtime  # imported here so `--version` and `info` start fast
 
     settings = server_settings(args)
+    page: str = args.page or ""
+    if page and not page.startswith("/"):
+        raise UsageError(f"{page!r} is not a page of the UI: give a path such as /errors/ID")
     if not settings.is_loopback:
         print(f"hl-local: warning: listening on {settings.host}: anyone who can reach this machine "
               "can read and send telemetry", file=sys.stderr)  # fmt: skip
-    runtime.run(settings, on_ready=open_browser if settings.open_browser else None)
+    if page:
+        runtime.run(settings, on_ready=lambda url: show_page(url + page, settings.open_browser))
+    else:
+        runtime.run(settings, on_ready=open_browser if settings.open_browser else None)
     return 0
+
+
+def show_page(url: str, open_it: bool) -> None:
+    """PAGE: say where it is (a terminal without a browser, a remote shell), and open it if we can."""
+    print(f"page                   {url}", flush=True)
+    if open_it:
+        open_browser(url)
 
 
 def open_browser(url: str) -> None:

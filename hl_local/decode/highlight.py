@@ -73,12 +73,17 @@ class Client:
     user_agent: str | None
     ip: str | None
     language: str | None
+    origin: str | None = None
 
 
 def session_id_of(variables: dict[str, Any]) -> str:
     session_id = variables.get("session_secure_id")
     if not isinstance(session_id, str) or not session_id:
         raise DecodeError("variables.session_secure_id is missing or not a string")
+    # The id is a path segment of the session's page and API (/sessions/<id>): a "/" in it could
+    # never be opened. The SDK's own ids are 28 letters and digits.
+    if "/" in session_id:
+        raise DecodeError(f"variables.session_secure_id {session_id[:64]!r} contains '/'")
     return session_id
 
 
@@ -110,6 +115,7 @@ def initialize_session(variables: dict[str, Any], client: Client) -> Batch:
         None,
         now,
         now,
+        client.origin,
     )
     return Batch(session_inits=[row])
 

@@ -20,6 +20,7 @@ from hl_local.decode.frontend import is_browser
 from hl_local.decode.levels import normalise_level
 from hl_local.decode.records import Batch, LogRow, MetricPointRow, SpanRow
 from hl_local.decode.tokens import tokens
+from hl_local.errors import DecodeError
 
 RESOURCE_FIELDS = ("service_name", "service_version", "environment", "session_id", "request_id", "project_id")
 _FIELD_INDEX = {name: i for i, name in enumerate(RESOURCE_FIELDS)}
@@ -140,6 +141,10 @@ def spans_to_rows(enc: WireEncoding, request: Any, derived: Derived | None = Non
                 attributes, own = to_json(span.attributes, promoted)
                 trace_id = hex_id(span.trace_id, "traceId")
                 span_id = hex_id(span.span_id, "spanId")
+                if not trace_id or not span_id:  # the spec requires both; the trace could never be opened
+                    raise DecodeError(
+                        f"a span ({span.name!r}) has an empty {'traceId' if not trace_id else 'spanId'}"
+                    )
                 start_ns = span.start_time_unix_nano
                 end_ns = span.end_time_unix_nano
                 status = span.status

@@ -20,6 +20,7 @@ import msgspec
 
 from hl_local.decode import otlp
 from hl_local.decode.attributes import AttributeDecoder
+from hl_local.decode.nesting import refuses_deep_nesting
 from hl_local.decode.records import Batch
 from hl_local.errors import DecodeError
 
@@ -349,13 +350,16 @@ def _parse(kind: str, body: bytes) -> Any:
         raise DecodeError(f"body is not valid OTLP/JSON {kind}: {exc}") from None
 
 
+@refuses_deep_nesting("the OTLP/JSON body")
 def decode_traces(body: bytes) -> Batch:
     return otlp.with_digest(otlp.traces_to_batch(_ENCODING, _parse("traces", body)), b"json traces", body)
 
 
+@refuses_deep_nesting("the OTLP/JSON body")
 def decode_logs(body: bytes) -> Batch:
     return otlp.with_digest(otlp.logs_to_batch(_ENCODING, _parse("logs", body)), b"json logs", body)
 
 
+@refuses_deep_nesting("the OTLP/JSON body")
 def decode_metrics(body: bytes) -> Batch:
     return otlp.with_digest(otlp.metrics_to_batch(_ENCODING, _parse("metrics", body)), b"json metrics", body)

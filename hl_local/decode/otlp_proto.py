@@ -8,6 +8,7 @@ attribute over as one bytes object instead of a tree of message wrappers, and
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -23,6 +24,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from hl_local.decode import otlp
 from hl_local.decode.attributes import AttributeDecoder
+from hl_local.decode.nesting import refuses_deep_nesting
 from hl_local.decode.records import Batch
 from hl_local.errors import DecodeError
 
@@ -84,6 +86,11 @@ def _decode_key_value(blob: bytes) -> tuple[str, Any]:
     return kv.key, any_value(kv.value)
 
 
+@functools.cache
+def _has_presence(descriptor: Any, name: str) -> bool:
+    return bool(descriptor.fields_by_name[name].has_presence)
+
+
 _ID_BYTES = {True: 16, False: 8}  # keyed by "is a trace id"
 
 
@@ -107,7 +114,11 @@ class ProtobufEncoding:
         return getattr(point, kind) if kind else None
 
     def optional(self, message: Any, name: str) -> Any:
-        return getattr(message, name) if message.HasField(name) else None
+        """The field's value, None when unset; a field without presence (a Summary point's `sum`,
+        unlike a Histogram point's `optional double sum`) is always set."""
+        if _has_presence(message.DESCRIPTOR, name):
+            return getattr(message, name) if message.HasField(name) else None
+        return getattr(message, name)
 
     def metric_data(self, metric: Any) -> tuple[str, Any] | None:
         kind = metric.WhichOneof("data")
@@ -124,16 +135,19 @@ def _parse(message_class: Any, body: bytes, what: str) -> Any:
         raise DecodeError(f"body is not a valid protobuf {what}: {exc}") from None
 
 
+@refuses_deep_nesting("the protobuf body")
 def decode_traces(body: bytes) -> Batch:
     batch = otlp.traces_to_batch(_ENCODING, _parse(_TRACES, body, "ExportTraceServiceRequest"))
     return otlp.with_digest(batch, b"protobuf traces", body)
 
 
+@refuses_deep_nesting("the protobuf body")
 def decode_logs(body: bytes) -> Batch:
     batch = otlp.logs_to_batch(_ENCODING, _parse(_LOGS, body, "ExportLogsServiceRequest"))
     return otlp.with_digest(batch, b"protobuf logs", body)
 
 
+@refuses_deep_nesting("the protobuf body")
 def decode_metrics(body: bytes) -> Batch:
     batch = otlp.metrics_to_batch(_ENCODING, _parse(_METRICS, body, "ExportMetricsServiceRequest"))
     return otlp.with_digest(batch, b"protobuf metrics", body)

@@ -126,8 +126,11 @@ def push_to_batch(
     raw_events = bytes(payload.events.events) if payload.events is not None else b"[]"
     try:
         heads = msgspec.json.decode(raw_events, type=list[_EventHead])
+        events_text = raw_events.decode()  # msgspec.Raw keeps the bytes as sent, valid UTF-8 or not
     except msgspec.DecodeError as exc:
         raise DecodeError(f"payload events are not rrweb events: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"payload events are not valid UTF-8 (byte {exc.start})") from None
     scan = _scan_events(session_id, payload_id, heads, previous_clicks or [])
     messages = _inner_list(payload.messages, "messages")
     log_rows = [console_row(session_id, m, received_ns) for m in messages]
@@ -146,7 +149,7 @@ def push_to_batch(
         scan.last_ms,
         len(heads),
         scan.has_full_snapshot,
-        raw_events.decode(),
+        events_text,
         payload.is_beacon,
         payload.has_session_unloaded,
         scan.first_url,

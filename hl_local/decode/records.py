@@ -216,6 +216,7 @@ class SessionRow(Row):
     properties: str | None
     started_ns: int
     last_activity_ns: int
+    origin: str | None  # the page that sent initializeSession (its Origin header)
 
 
 class SessionIdentity(Update):

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from litestar import Litestar
 
 from hl_local.errors import ExportError
+from hl_local.query.common import FOR_EXPORT
 
 
 async def get(app: Litestar, path: str, **params: Any) -> bytes:
@@ -30,7 +31,7 @@ async def get(app: Litestar, path: str, **params: Any) -> bytes:
         "headers": [(b"host", b"127.0.0.1")],
         "client": ("127.0.0.1", 0),
         "server": ("127.0.0.1", 80),
-        "state": {},
+        "state": {FOR_EXPORT: True},  # no source lines from this machine in a file (query/common.py)
     }
     status = 0
     body: list[bytes] = []

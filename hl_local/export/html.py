@@ -21,9 +21,10 @@ import gzip
 import hashlib
 import html
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import msgspec
@@ -64,11 +65,15 @@ async def write_html(
         parts["session"] = await get(app, base)
         for name in ("timeline", "console", "network", "errors", "logs"):
             parts[name] = await get(app, f"{base}/{name}")
+        parts["logs"] = await _whole_bodies(app, parts["logs"], lambda answer: [answer["items"]])
         events = await get(app, f"{base}/events")
     else:
         for name in ("timeline", "console", "network", "errors", "logs"):
             parts[name] = b'{"items":[]}'
-    trace_answers = [await get(app, f"/api/traces/{trace_id}") for trace_id in traces]
+    trace_answers = [
+        await _whole_bodies(app, await get(app, f"/api/traces/{trace_id}"), lambda answer: [answer["logs"]])
+        for trace_id in traces
+    ]
     parts["traces"] = b"[" + b",".join(trace_answers) + b"]"
     data = _document(parts)
     out.write_bytes(page(data, events, _title(parts["session"], traces)))
@@ -87,6 +92,22 @@ def _choose(cur: duckdb.DuckDBPyConnection, selection: Selection) -> tuple[Chose
         release(cur)
         cur.execute("ROLLBACK")
     return chosen, sessions, traces
+
+
+async def _whole_bodies(
+    app: Litestar, answer: bytes, lists: Callable[[dict[str, Any]], list[list[dict[str, Any]]]]
+) -> bytes:
+    """`answer` with every log line's whole body: lists carry a 2,000-character preview, and the
+    file has no server to ask for the rest (GET /api/log-lines/{line_id} gives it here)."""
+    if b'"body_truncated":true' not in answer:
+        return answer
+    decoded = msgspec.json.decode(answer)
+    for lines in lists(decoded):
+        for line in lines:
+            if line.get("body_truncated") and line.get("line_id"):
+                whole = msgspec.json.decode(await get(app, f"/api/log-lines/{line['line_id']}"))
+                line.update(body=whole["body"], body_truncated=False)
+    return msgspec.json.encode(decoded)
 
 
 def _document(parts: dict[str, bytes]) -> bytes:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import anyio
@@ -11,7 +13,7 @@ import anyio.to_thread
 from litestar import Request
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
-from hl_local.errors import BodyTooLarge, DecodeError, UnsupportedMedia
+from hl_local.errors import BodyTimeout, BodyTooLarge, DecodeError, Overloaded, UnsupportedMedia
 
 T = TypeVar("T")
 
@@ -25,6 +27,51 @@ MAX_DECODED_BYTES = 64 * 1024 * 1024
 DECODE_IN_THREAD_BYTES = 64 * 1024
 
 
+# Bytes of bodies being read, waiting to be decoded, decoded and waiting for their commit, in all:
+# past this, a request is answered 503 + Retry-After at once instead of queueing (48 parallel 16 MB
+# bodies took 2.7 GB and 14 s before). Decoded rows take ~3-5x their body in memory.
+MAX_IN_FLIGHT_BYTES = 128 * 1024 * 1024
+# A request that cannot start decoding within this is answered 503: exporters time out after 10 s.
+DECODE_WAIT_S = 5.0
+# A body must keep coming: each part within BODY_IDLE_S, the whole within BODY_TIMEOUT_S (64 MiB
+# over loopback takes well under a second).
+BODY_IDLE_S, BODY_TIMEOUT_S = 15.0, 60.0
+
+
+class InFlight:
+    """The bytes of request bodies in hl-local's hands, bounded (event loop only: no lock)."""
+
+    def __init__(self, limit: int = MAX_IN_FLIGHT_BYTES) -> None:
+        self.limit = limit
+        self.used = 0
+
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[Reservation]:
+        reservation = Reservation(self)
+        try:
+            yield reservation
+        finally:
+            self.used -= reservation.bytes
+
+    def take(self, reservation: Reservation, n: int) -> None:
+        # One body is always let in, however big (within MAX_BODY_BYTES): it could never fit otherwise.
+        if self.used + n > self.limit and self.used > reservation.bytes:
+            raise Overloaded(f"hl-local holds {self.used >> 20} MiB of request bodies already; retry shortly")
+        self.used += n
+        reservation.bytes += n
+
+
+class Reservation:
+    def __init__(self, owner: InFlight) -> None:
+        self._owner = owner
+        self.bytes = 0
+
+    def grow(self, n: int) -> None:
+        self._owner.take(self, n)
+
+
+in_flight = InFlight()
+
 _decoders: anyio.CapacityLimiter | None = None
 
 
@@ -32,21 +79,33 @@ async def decode_off_loop(decode: Callable[[bytes], T], body: bytes) -> T:
     """`decode(body)`, in a worker thread when the body is big enough to hold the loop up.
 
     One decoding thread at a time: with several, threads fighting over the GIL cut span ingest
-    to a third (measured 4.5k vs 13k spans/s).
+    to a third (measured 4.5k vs 13k spans/s). A body that waits DECODE_WAIT_S for it is refused
+    (Overloaded), so the client hears 503 before its own timeout.
     """
     global _decoders
     if len(body) < DECODE_IN_THREAD_BYTES:
         return decode(body)
     if _decoders is None:
         _decoders = anyio.CapacityLimiter(1)
-    return await anyio.to_thread.run_sync(decode, body, limiter=_decoders)
+    with anyio.move_on_after(DECODE_WAIT_S) as waited:
+        await _decoders.acquire()
+    if waited.cancelled_caught:
+        raise Overloaded("hl-local is behind decoding requests; retry shortly")
+    try:
+        return await anyio.to_thread.run_sync(decode, body)
+    finally:
+        _decoders.release()
 
 
-async def read_request_body(request: Request[Any, Any, Any]) -> bytes:
-    """The request's decoded body, within the bounds (BodyTooLarge, DecodeError, UnsupportedMedia)."""
+async def read_request_body(request: Request[Any, Any, Any], reservation: Reservation | None = None) -> bytes:
+    """The request's decoded body, within the bounds (BodyTooLarge, DecodeError, UnsupportedMedia,
+    Overloaded when `reservation` cannot grow to hold it)."""
     try:
         return await read_body(
-            request.stream(), request.headers.get("content-length"), request.headers.get("content-encoding")
+            request.stream(),
+            request.headers.get("content-length"),
+            request.headers.get("content-encoding"),
+            reservation=reservation,
         )
     except RequestEntityTooLarge:
         # litestar's own stream limit (MAX_BODY_BYTES + 1) can trip before our reader on a chunked body
@@ -59,24 +118,52 @@ async def read_body(
     content_encoding: str | None,
     max_body_bytes: int = MAX_BODY_BYTES,
     max_decoded_bytes: int = MAX_DECODED_BYTES,
+    reservation: Reservation | None = None,
 ) -> bytes:
     """The decoded body; chunked or not, refused as soon as a bound is crossed."""
     if content_length is not None and content_length.isdigit() and int(content_length) > max_body_bytes:
         raise BodyTooLarge(f"body of {content_length} bytes is over the {max_body_bytes}-byte limit")
     inflater = _inflater(content_encoding)
+    grow = reservation.grow if reservation is not None else (lambda n: None)
+    if content_length is not None and content_length.isdigit():
+        grow(int(content_length))  # refused before reading a byte when it cannot fit
     parts: list[bytes] = []
     wire_bytes = decoded_bytes = 0
-    async for chunk in chunks:
+    async for chunk in _in_time(chunks):
         wire_bytes += len(chunk)
         if wire_bytes > max_body_bytes:
             raise BodyTooLarge(f"body is over the {max_body_bytes}-byte limit")
         if inflater is None:
+            if content_length is None:
+                grow(len(chunk))
             parts.append(chunk)
             continue
-        decoded_bytes += _inflate_into(parts, inflater, chunk, max_decoded_bytes - decoded_bytes)
+        produced = _inflate_into(parts, inflater, chunk, max_decoded_bytes - decoded_bytes)
+        decoded_bytes += produced
+        grow(produced)
     if inflater is not None and not inflater.eof and wire_bytes:
         raise DecodeError(f"{content_encoding} body is truncated")
     return b"".join(parts)
+
+
+async def _in_time(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The chunks, as long as each comes within BODY_IDLE_S and all within BODY_TIMEOUT_S (else 408):
+    600 clients sending a body a byte now and then held their connections and memory forever."""
+    deadline = time.monotonic() + BODY_TIMEOUT_S
+    iterator = aiter(chunks)
+    while True:
+        wait = min(BODY_IDLE_S, deadline - time.monotonic())
+        try:
+            with anyio.fail_after(max(wait, 0)):
+                chunk = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise BodyTimeout(
+                f"the body did not arrive in time (each part within {BODY_IDLE_S:.0f} s, "
+                f"all of it within {BODY_TIMEOUT_S:.0f} s)"
+            ) from None
+        yield chunk
 
 
 def _inflater(content_encoding: str | None) -> _Inflater | None:

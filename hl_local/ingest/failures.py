@@ -11,12 +11,14 @@ at most once a minute.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import NamedTuple
 
 import grpc
 
 from hl_local.errors import (
+    BodyTimeout,
     BodyTooLarge,
     DecodeError,
     IngestError,
@@ -43,6 +45,7 @@ class Answer(NamedTuple):
 _STATUS: tuple[tuple[type[IngestError], int, grpc.StatusCode, str], ...] = (
     (DecodeError, 400, grpc.StatusCode.INVALID_ARGUMENT, "BAD_USER_INPUT"),
     (BodyTooLarge, 413, grpc.StatusCode.RESOURCE_EXHAUSTED, "BAD_REQUEST"),
+    (BodyTimeout, 408, grpc.StatusCode.DEADLINE_EXCEEDED, "BAD_REQUEST"),
     (UnsupportedMedia, 415, grpc.StatusCode.INVALID_ARGUMENT, "BAD_REQUEST"),
     (Overloaded, 503, grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE"),
     (ReadOnly, 503, grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE"),
@@ -55,30 +58,85 @@ def answer_for(exc: Exception, where: str) -> Answer:
     for kind, http_status, grpc_code, graphql_code in _STATUS:
         if isinstance(exc, kind):
             retry = exc.retry_after_s if isinstance(exc, Overloaded) else None
-            log.info("%s -> %d: %s", where, http_status, exc)
+            _log_refused(exc, where, http_status)
             return Answer(http_status, grpc_code, graphql_code, str(exc), retry)
-    _log_unexpected(exc, where)
+    log_unexpected(exc, where)
     return Answer(
         500, grpc.StatusCode.INTERNAL, "INTERNAL_SERVER_ERROR", "hl-local failed to take the request"
     )
 
 
 _REPEAT_WINDOW_S = 60.0
-_last_logged: dict[tuple[str, str, str], float] = {}
-_suppressed: dict[tuple[str, str, str], int] = {}
+_MAX_LOGGED_PER_WINDOW = 10  # distinct lines per minute and kind; the rest are counted
 
 
-def _log_unexpected(exc: Exception, where: str) -> None:
-    """Log a failure hl-local did not expect, with its traceback; the same one at most once a minute."""
-    key = (where, type(exc).__name__, str(exc)[:200])
-    now = time.monotonic()
-    last = _last_logged.get(key)
-    if last is not None and now - last < _REPEAT_WINDOW_S:
-        _suppressed[key] = _suppressed.get(key, 0) + 1
-        return
-    repeats = _suppressed.pop(key, 0)
-    _last_logged[key] = now
-    if len(_last_logged) > 1000:  # a flood of distinct failures must not grow this without bound
-        _last_logged.clear()
-    also = f" (and {repeats} times more in the last minute)" if repeats else ""
-    log.error("%s failed unexpectedly%s", where, also, exc_info=exc)
+class _OncePerMinute:
+    """Lets a line through once a minute per key, and at most 10 keys a minute; counts the rest.
+
+    A flood (181,000 failing requests in 10 s) then logs a handful of lines and their counts.
+    """
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._lock = threading.Lock()
+        self._last_logged: dict[tuple[str, ...], float] = {}
+        self._repeats: dict[tuple[str, ...], int] = {}
+        self._window_start = 0.0
+        self._logged_in_window = 0
+        self._dropped_in_window = 0
+
+    def allow(self, key: tuple[str, ...]) -> int | None:
+        """None to stay quiet; else how many times this key was kept quiet since it was last logged."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._window_start >= _REPEAT_WINDOW_S:
+                dropped, self._dropped_in_window = self._dropped_in_window, 0
+                self._window_start, self._logged_in_window = now, 0
+                if dropped:
+                    log.warning("%d more %s in the last minute were not logged", dropped, self._what)
+            last = self._last_logged.get(key)
+            if last is not None and now - last < _REPEAT_WINDOW_S:
+                self._repeats[key] = self._repeats.get(key, 0) + 1
+                return None
+            if self._logged_in_window >= _MAX_LOGGED_PER_WINDOW:
+                self._dropped_in_window += 1
+                return None
+            self._logged_in_window += 1
+            if len(self._last_logged) > 1000:  # a flood of distinct keys must not grow this without bound
+                self._last_logged.clear()
+            self._last_logged[key] = now
+            return self._repeats.pop(key, 0)
+
+
+def _raised_at(exc: BaseException) -> str:
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb is not None else str(exc)[:200]
+
+
+def _also(repeats: int) -> str:
+    return f" (and {repeats} times more since it was last logged)" if repeats else ""
+
+
+_unexpected = _OncePerMinute("unexpected failures")
+_refused = _OncePerMinute("refused requests")
+
+
+def log_unexpected(exc: BaseException, where: str) -> None:
+    """Log a failure hl-local did not expect, with its traceback; the same one at most once a minute.
+
+    "The same" is raised at the same place for the same endpoint, whatever its message says (a
+    message often carries the bad value, which would make each one new). The one place every
+    unexpected failure is logged: ingest (answer_for), the API and the UI (app.py's handler for
+    500), the writer thread (retention, maintenance).
+    """
+    repeats = _unexpected.allow((where, type(exc).__name__, _raised_at(exc)))
+    if repeats is not None:
+        log.error("%s failed unexpectedly%s", where, _also(repeats), exc_info=exc)
+
+
+def _log_refused(exc: IngestError, where: str, http_status: int) -> None:
+    repeats = _refused.allow((where, str(http_status)))
+    if repeats is not None:
+        log.info("%s -> %d: %s%s", where, http_status, exc, _also(repeats))

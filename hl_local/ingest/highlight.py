@@ -19,10 +19,11 @@ import msgspec
 from litestar import Request, Response, route
 
 from hl_local.decode import highlight, push
+from hl_local.decode.nesting import depth_bounded
 from hl_local.decode.records import Batch
 from hl_local.errors import DecodeError, Overloaded
-from hl_local.ingest.body import MAX_BODY_BYTES, read_request_body
-from hl_local.ingest.cors import cors_headers, preflight
+from hl_local.ingest.body import MAX_BODY_BYTES, in_flight, read_request_body
+from hl_local.ingest.cors import cors_headers, origin_allowed, preflight, refused_origin
 from hl_local.ingest.failures import answer_for
 from hl_local.store.db import Store
 from hl_local.store.writer import Writer
@@ -116,6 +117,7 @@ def _client(request: HttpRequest) -> highlight.Client:
         user_agent=request.headers.get("user-agent"),
         ip=request.client.host if request.client else None,
         language=request.headers.get("accept-language"),
+        origin=request.headers.get("origin"),
     )
 
 
@@ -219,13 +221,18 @@ def _error(request: HttpRequest, exc: Exception) -> Response[bytes]:
 async def handle(request: HttpRequest) -> Response[bytes]:
     try:
         request.app.state.writer.check_writable()
-        graphql = highlight.parse_request(await read_request_body(request))
-        name = highlight.operation_name(graphql)
-        field, handler, reply = OPERATIONS.get(name.lower(), (highlight.root_field(graphql), None, None))
-        variables = graphql.variables or {}
-        batch = handler(variables, request) if handler else None
-        if batch is not None:
-            await _write(request.app.state.writer, await _with_session_service(request, batch))
+        async with in_flight.held() as reservation:  # the body's bytes count until its rows are committed
+            body = await read_request_body(request, reservation)
+            with depth_bounded("the request (or the payload inside it)"):
+                graphql = highlight.parse_request(body)
+                name = highlight.operation_name(graphql)
+                field, handler, reply = OPERATIONS.get(
+                    name.lower(), (highlight.root_field(graphql), None, None)
+                )
+                variables = graphql.variables or {}
+                batch = handler(variables, request) if handler else None
+            if batch is not None:
+                await _write(request.app.state.writer, await _with_session_service(request, batch))
     except Exception as exc:  # every failure is answered (ingest/failures.py), GraphQL-shaped
         return _error(request, exc)
     # Unknown but well-formed operations (Ignore, markBackendSetup, ...) succeed doing nothing.
@@ -243,6 +250,8 @@ def _handler(path: str) -> Any:
     async def public_route(request: HttpRequest) -> Response[bytes]:
         if request.method == "OPTIONS":
             return preflight(request)
+        if not origin_allowed(request):
+            return refused_origin(request)
         return await handle(request)
 
     return public_route

@@ -16,7 +16,7 @@ from grpc import aio
 from hl_local.decode import otlp_proto
 from hl_local.decode.records import Batch
 from hl_local.errors import PortInUse
-from hl_local.ingest.body import MAX_DECODED_BYTES, decode_off_loop
+from hl_local.ingest.body import MAX_DECODED_BYTES, decode_off_loop, in_flight
 from hl_local.ingest.failures import answer_for
 from hl_local.ingest.status import status_protobuf
 from hl_local.store.writer import Writer
@@ -46,7 +46,9 @@ def _export_handler(
     async def export(request: bytes, context: aio.ServicerContext[bytes, bytes]) -> bytes:
         try:
             writer.check_writable()
-            await writer.write(await decode_off_loop(decode, request))
+            async with in_flight.held() as reservation:  # grpcio has read the message already
+                reservation.grow(len(request))
+                await writer.write(await decode_off_loop(decode, request))
         except Exception as exc:  # every failure is answered (ingest/failures.py)
             answer = answer_for(exc, where)
             if answer.retry_after_s is not None:
@@ -68,6 +70,10 @@ async def start_grpc_server(
         options=[
             ("grpc.so_reuseport", 0),  # a busy port must be an error, not silently shared
             ("grpc.max_receive_message_length", MAX_DECODED_BYTES),
+            # A connection must finish its handshake in 10 s and is closed after 5 idle minutes
+            # (exporters reconnect): idle sockets must not pile up (hl_local/connections.py).
+            ("grpc.server_handshake_timeout_ms", 10_000),
+            ("grpc.max_connection_idle_ms", 300_000),
         ]
     )
     handlers = [

@@ -16,8 +16,8 @@ from litestar import Request, Response, Router, route
 from hl_local.decode import otlp_json, otlp_proto
 from hl_local.decode.records import Batch
 from hl_local.errors import UnsupportedMedia
-from hl_local.ingest.body import MAX_BODY_BYTES, decode_off_loop, read_request_body
-from hl_local.ingest.cors import cors_headers, preflight
+from hl_local.ingest.body import MAX_BODY_BYTES, decode_off_loop, in_flight, read_request_body
+from hl_local.ingest.cors import cors_headers, origin_allowed, preflight, refused_origin
 from hl_local.ingest.failures import answer_for
 from hl_local.ingest.status import status_json, status_protobuf
 
@@ -54,8 +54,9 @@ async def export(request: HttpRequest, signal: str) -> Response[bytes]:
             raise UnsupportedMedia(
                 f"Content-Type {media_type or '(none)'!r} is not supported: send {PROTOBUF} or {JSON}"
             )
-        body = await read_request_body(request)
-        await request.app.state.writer.write(await decode_off_loop(decode, body))
+        async with in_flight.held() as reservation:  # the body's bytes count until its rows are committed
+            body = await read_request_body(request, reservation)
+            await request.app.state.writer.write(await decode_off_loop(decode, body))
     except Exception as exc:  # every failure is answered (ingest/failures.py); none escapes as a bare 500
         return _failure(request, reply_type, exc)
     forwarder = request.app.state.get("forwarder")
@@ -94,6 +95,8 @@ def _handler(prefix: str) -> Any:
     async def otlp_route(request: HttpRequest, signal: str) -> Response[bytes]:
         if request.method == "OPTIONS":
             return preflight(request)
+        if not origin_allowed(request):
+            return refused_origin(request)
         if signal not in SIGNALS:
             code = grpc.StatusCode.NOT_FOUND.value[0]
             body = status_protobuf(code, f"no OTLP signal {signal!r}: use traces, logs or metrics")

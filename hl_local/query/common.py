@@ -12,7 +12,7 @@ import binascii
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
 import duckdb
 import msgspec
@@ -26,6 +26,9 @@ from hl_local.query.compile import Signal, compile_search
 from hl_local.query.responses import ErrorBody, ParameterProblem, SearchErrorAt
 from hl_local.query.search import SearchSyntaxError
 from hl_local.query.structs import structs
+
+if TYPE_CHECKING:
+    from hl_local.source.frames import Sources
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 
@@ -90,12 +93,16 @@ def time_ns(value: str | None, name: str) -> int | None:
     if value is None or value == "":
         return None
     if value.lstrip("-").isdigit():
-        return int(value) * 1_000_000
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise bad_request(f"{name} must be ISO 8601 or epoch milliseconds, not {value!r}") from None
-    return int(moment.timestamp() * 1_000_000) * 1000
+        ns = int(value) * 1_000_000
+    else:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise bad_request(f"{name} must be ISO 8601 or epoch milliseconds, not {value!r}") from None
+        ns = int(moment.timestamp() * 1_000_000) * 1000
+    if not -(2**63) <= ns < 2**63:  # times are BIGINT nanoseconds: years 1678-2262
+        raise bad_request(f"{name} {value!r} is out of range (years 1678 to 2262)")
+    return ns
 
 
 def time_range(start: str | None, end: str | None) -> tuple[int | None, int | None]:
@@ -318,3 +325,16 @@ def page(items: list[T], limit: int, key: Callable[[T], tuple[Any, ...]]) -> tup
     more = len(items) > limit
     items = items[:limit]
     return items, encode_cursor(key(items[-1])) if more else None
+
+
+# Set in the scope of an export's in-process requests (export/asgi.py): a file sent to someone else
+# carries no lines of this machine's source files and no links into its editor.
+FOR_EXPORT = "hl_local.for_export"
+
+
+def sources_of(request: Request[Any, Any, Any]) -> Sources | None:
+    """The server's source context (source/frames.py), or None where frames get none: an export."""
+    if request.scope.get("state", {}).get(FOR_EXPORT):
+        return None
+    sources: Sources | None = request.app.state.get("sources")
+    return sources

@@ -25,13 +25,19 @@ Meaning of each form (see docs/search.md for users):
 
 Every leaf is `coalesce(…, false)`, so NULL (a missing attribute) is simply false and NOT works as
 two-valued logic.
+
+A few keys also look past the row (`Field.also`): on logs, traces and errors the session keys are
+the row's own session, else the session of its trace (views.sql `trace_sessions`, as the session
+view links them); a session's `visited_url` is any page it visited (its Navigate and Reload
+events), not only the first. The leaf is then applied twice, to the row's column and, inside a
+subquery, to the linked column: `(leaf OR …IN (SELECT … WHERE leaf))`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -54,7 +60,7 @@ from hl_local.store.schema import PROMOTED_ATTRIBUTES
 __all__ = ["SIGNALS", "Field", "FieldKind", "Related", "Signal", "SignalFields", "compile_search"]
 
 FieldKind = Literal["text", "number", "boolean", "timestamp"]
-Signal = Literal["logs", "traces", "errors", "sessions"]
+Signal = Literal["logs", "traces", "errors", "sessions", "metrics"]
 
 _MS_NS: Final = 1_000_000
 
@@ -63,12 +69,14 @@ _MS_NS: Final = 1_000_000
 class Field:
     """A reserved key: fixed SQL, its type, and for numbers the column's unit in ns.
 
-    `unit_ns` None on a number means a count: duration units are refused.
+    `unit_ns` None on a number means a count: duration units are refused. `also` is where else the
+    key's value may be found: (a condition with `{}` for the leaf, the column the leaf reads there).
     """
 
     sql: str
     kind: FieldKind = "text"
     unit_ns: int | None = None
+    also: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -110,17 +118,54 @@ _SESSION_IGNORED: Final = frozenset(
      "within_billing_quota")
 )  # fmt: skip
 
+
+# A row without a session of its own belongs to the session of its trace (`trace_id_sql`: the
+# row's trace id, when it has one): what the session view shows under the session.
+def _linked_session(trace_id_sql: str) -> dict[str, Field]:
+    also = (
+        f"(session_id IS NULL AND {trace_id_sql} IN (SELECT trace_id FROM trace_sessions WHERE {{}}))",
+        "session_id",
+    )
+    has = (
+        f"(coalesce(session_id, '') <> '' "
+        f"OR coalesce({trace_id_sql} IN (SELECT trace_id FROM trace_sessions), false))"
+    )
+    return {
+        "secure_session_id": Field("session_id", also=also),
+        "session_id": Field("session_id", also=also),
+        "has_session": Field(has, "boolean"),
+    }
+
+
 # The ids and service columns logs, spans and errors all carry (their `highlight.*` and resource keys).
-_CORRELATION: Final = {
-    "trace_id": Field("trace_id"),
-    "span_id": Field("span_id"),
-    "secure_session_id": Field("session_id"),
-    "session_id": Field("session_id"),
-    "request_id": Field("request_id"),
-    "service_name": Field("service_name"),
-    "service_version": Field("service_version"),
-    "environment": Field("environment"),
-}
+def _correlation(trace_id_sql: str) -> dict[str, Field]:
+    return {
+        "trace_id": Field("trace_id"),
+        "span_id": Field("span_id"),
+        **_linked_session(trace_id_sql),
+        "request_id": Field("request_id"),
+        "service_name": Field("service_name"),
+        "service_version": Field("service_version"),
+        "environment": Field("environment"),
+    }
+
+
+# Highlight derived `email` from an identifier that is an email address (and the identify metadata's).
+_SESSION_EMAIL: Final = (
+    "coalesce(json_extract_string(user_object, '$.email'), "
+    "CASE WHEN regexp_full_match(identifier, '[^@\\s]+@[^@\\s]+') THEN identifier END, "
+    "json_extract_string(properties, '$.email'))"
+)
+# Every page of the session: Highlight's Navigate (first load, history changes) and Reload events.
+_VISITED: Final = (
+    "session_id IN (SELECT session_id FROM session_events WHERE kind IN ('Navigate', 'Reload') AND {})",
+    "payload",
+)
+# The sessions list counts browser errors and the backend errors linked through traces (sessions.py).
+_SESSION_HAS_ERRORS: Final = (
+    "(error_count > 0 OR session_id IN (SELECT linked_session_id FROM linked_errors "
+    "WHERE linked_session_id IS NOT NULL))"
+)
 
 # A feature flag evaluation's keys (OpenTelemetry's feature_flag.* names) → flag_evaluations columns.
 _FLAG_FIELDS: Final = {
@@ -142,7 +187,7 @@ SIGNALS: Final[Mapping[Signal, SignalFields]] = {
             "message": Field("body"),
             "severity_text": Field("severity_text"),
             "severity_number": Field("severity_number", "number"),
-            **_CORRELATION,
+            **_correlation("nullif(trace_id, '')"),
             "source": Field("source"),
             "event_name": Field("event_name"),
             "timestamp": _TIME_NS,
@@ -159,7 +204,7 @@ SIGNALS: Final[Mapping[Signal, SignalFields]] = {
             "has_errors": Field("(status_code = 2)", "boolean"),
             "status_code": Field("status_code", "number"),
             "status_message": Field("status_message"),
-            **_CORRELATION,
+            **_correlation("trace_id"),
             "parent_span_id": Field("parent_span_id"),
             "trace_state": Field("trace_state"),
             "source": Field("source"),
@@ -179,8 +224,7 @@ SIGNALS: Final[Mapping[Signal, SignalFields]] = {
             "stack": Field("stack"),
             "url": Field("url"),
             "visited_url": Field("url"),
-            **_CORRELATION,
-            "has_session": Field("(coalesce(session_id, '') <> '')", "boolean"),
+            **_correlation("trace_id"),
             "timestamp": _TIME_NS,
         },
         # `payload` is whatever the caller passed: only JSON text of an object has keys.
@@ -203,10 +247,11 @@ SIGNALS: Final[Mapping[Signal, SignalFields]] = {
             "length": Field("duration_ms", "number", _MS_NS),
             "pages_visited": Field("page_count", "number"),
             "has_rage_clicks": Field("has_rage_clicks", "boolean"),
-            "has_errors": Field("(error_count > 0)", "boolean"),
+            "has_errors": Field(_SESSION_HAS_ERRORS, "boolean"),
             "first_url": Field("first_url"),
-            "visited-url": Field("first_url"),
-            "visited_url": Field("first_url"),
+            "visited-url": Field("first_url", also=_VISITED),
+            "visited_url": Field("first_url", also=_VISITED),
+            "email": Field(_SESSION_EMAIL),
             "ip": Field("ip"),
             "user_agent": Field("user_agent"),
             "language": Field("language"),
@@ -216,6 +261,31 @@ SIGNALS: Final[Mapping[Signal, SignalFields]] = {
         attributes=("properties", "user_object"),
         ignored=_SESSION_IGNORED,
         related=Related("session_id", _FLAG_ROWS.replace("{link}", "session_id"), _FLAG_FIELDS),
+    ),
+    "metrics": SignalFields(
+        default="metric_name",
+        fields={
+            "metric_name": Field("metric_name"),
+            "metric_description": Field("description"),
+            "metric_unit": Field("unit"),
+            "type": Field("metric_type"),
+            "metric_type": Field("metric_type"),
+            "value": Field("value", "number"),
+            "count": Field("count", "number"),
+            "sum": Field("sum", "number"),
+            "min": Field("min", "number"),
+            "max": Field("max", "number"),
+            "secure_session_id": Field("session_id"),
+            "session_id": Field("session_id"),
+            "request_id": Field("request_id"),
+            "service_name": Field("service_name"),
+            "service_version": Field("service_version"),
+            "environment": Field("environment"),
+            "scope_name": Field("scope_name"),
+            "timestamp": _TIME_NS,
+            "start_timestamp": Field("start_ns", "timestamp", 1),
+        },
+        attributes=("attributes", "resource_attributes"),
     ),
 }
 
@@ -253,6 +323,7 @@ class _Target:
     params: tuple[object, ...]
     kind: FieldKind
     unit_ns: int | None
+    also: tuple[str, str] | None = None
 
     @property
     def text(self) -> str:
@@ -336,13 +407,13 @@ class _Compiler:
             sql = f"coalesce({related.link} IN ({related.rows.format(condition=condition)}), false)"
             return f"NOT ({sql})" if node.negated else sql
         target = self._target(node.key, node.position)
-        sql = self._emit(f"{target.text} <> ''", *target.params)
+        sql = self._looking_further(target, lambda t: self._emit(f"{t.text} <> ''", *t.params))
         return f"NOT ({sql})" if node.negated else sql
 
     def _target(self, key: str, position: int) -> _Target:
         field = self._fields.fields.get(key)
         if field is not None:
-            return _Target(key, field.sql, (), field.kind, field.unit_ns)
+            return _Target(key, field.sql, (), field.kind, field.unit_ns, field.also)
         if not _KEY.fullmatch(key):
             raise SearchSyntaxError(
                 f"a key has other characters: keys are made of letters, digits, _ . - and * ({key!r})",
@@ -373,6 +444,17 @@ class _Compiler:
         raise TypeError(f"not a value: {value!r}")
 
     def _leaf(self, target: _Target, op: str, term: Term) -> str:
+        return self._looking_further(target, lambda t: self._one_leaf(t, op, term))
+
+    def _looking_further(self, target: _Target, leaf: Callable[[_Target], str]) -> str:
+        """`leaf` on the target, or, for a key whose value may also be elsewhere, on both places."""
+        if target.also is None:
+            return leaf(target)
+        condition, column = target.also
+        inner = dataclasses.replace(target, sql=column, also=None)
+        return f"({leaf(target)} OR coalesce({condition.format(leaf(inner))}, false))"
+
+    def _one_leaf(self, target: _Target, op: str, term: Term) -> str:
         if op in _COMPARISONS:
             return self._compare(target, op, term)
         if term.regex:

@@ -35,10 +35,11 @@ from hl_local.query.common import (
     limit_of,
     search_sql,
     sessions_of_traces,
+    sources_of,
     time_range,
 )
 from hl_local.query.kept import affected_sessions, minute_grid, sparklines
-from hl_local.query.logs import LOG_COLUMNS
+from hl_local.query.logs import LOG_COLUMNS, linked_logs
 from hl_local.query.responses import (
     ErrorDetail,
     ErrorGroup,
@@ -50,6 +51,7 @@ from hl_local.query.responses import (
     StateChange,
     StateChanged,
 )
+from hl_local.source.frames import Budget, source_all, sourced_or_plain, stored_text
 from hl_local.store.db import Store
 
 DEFAULT_BUCKETS, MAX_BUCKETS = 24, 500
@@ -238,6 +240,15 @@ async def one_group(
         group.occurrences_latest = _link_occurrences(cur, page[:size])
         last = group.occurrences_latest[-1] if more else None
         group.next_cursor = encode_cursor((last.time_ns, last.error_id)) if last else None
+        # Lines for the stack the page shows (the group's, and the first occurrence's when it is
+        # the newest); the other occurrences go through their maps only.
+        sources = sources_of(request)
+        budget = Budget()
+        group.frames = sourced_or_plain(sources, stored_text(group.frames), group.last_seen_ns, budget)
+        source_all(sources, group.occurrences_latest[:1] if after is None else [], budget)
+        source_all(
+            sources, group.occurrences_latest[1:] if after is None else group.occurrences_latest, Budget(0)
+        )
         return group
 
     return await store.read(read)
@@ -289,18 +300,17 @@ async def one_error(request: Request[Any, Any, Any], error_id: str) -> ErrorDeta
         logs: list[LogLine] = []
         closest = f"ORDER BY abs(time_ns - ?) LIMIT {LOGS_AROUND_LIMIT}"
         if trace_id:
-            sql = f"SELECT {LOG_COLUMNS} FROM linked_logs WHERE trace_id = ? {closest}"
-            logs = fetch(cur, LogLine, sql, [trace_id, at])
+            inner = linked_logs("SELECT rowid AS row_id, * FROM logs WHERE trace_id = ?")
+            logs = fetch(cur, LogLine, f"SELECT {LOG_COLUMNS} FROM ({inner}) {closest}", [trace_id, at])
         if not logs and session_id:
-            sql = (
-                f"SELECT {LOG_COLUMNS} FROM linked_logs WHERE linked_session_id = ? "
-                f"AND time_ns BETWEEN ? AND ? {closest}"
-            )
+            inner = linked_logs("SELECT rowid AS row_id, * FROM logs WHERE time_ns BETWEEN ? AND ?")
+            sql = f"SELECT {LOG_COLUMNS} FROM ({inner}) WHERE linked_session_id = ? {closest}"
             logs = fetch(
-                cur, LogLine, sql, [session_id, at - LOGS_AROUND_WINDOW_NS, at + LOGS_AROUND_WINDOW_NS, at]
+                cur, LogLine, sql, [at - LOGS_AROUND_WINDOW_NS, at + LOGS_AROUND_WINDOW_NS, session_id, at]
             )
         logs.sort(key=lambda log: log.time_ns)
         error.logs_around = logs
+        source_all(sources_of(request), [error], Budget())
         return error
 
     return await store.read(read)

@@ -25,11 +25,12 @@ KEEPALIVE_S = 15.0
 TOPICS: dict[Topic, tuple[str, ...]] = {  # row kinds (decode/records.py KINDS) → what the UI shows
     "sessions": ("session_inits", "session_identities", "session_properties", "replay_chunks",
                  "session_events", "session_feedback", "flag_evaluations"),
-    "errors": ("errors", "error_groups", "error_group_states"),
+    "errors": ("errors", "error_groups", "error_group_states", "source_files"),  # source_files: an edit
     "logs": ("logs",),
     "traces": ("spans",),
     # spans: a LaunchDarkly session's requests are its browser request spans
     "network": ("network_requests", "websocket_events", "spans"),
+    "metrics": ("metric_points",),
 }  # fmt: skip
 
 
@@ -52,9 +53,14 @@ async def live(request: Request[Any, Any, Any]) -> ServerSentEvent:
     `event: reload` when the UI bundle was rebuilt."""
     writer: Writer = request.app.state.writer
     state = request.app.state
+    sources = state.get("sources")
+
+    def counters() -> dict[str, int]:
+        # A source file shown next to a frame changed (hl_local/source/watch.py): error views refetch.
+        return {**writer.commits_by_kind, "source_files": sources.version if sources is not None else 0}
 
     async def changes() -> AsyncIterator[ServerSentEventMessage]:
-        seen = dict(writer.commits_by_kind)
+        seen = counters()
         ui_version = state.get("ui_version", 0)
         quiet = 0.0
         yield ServerSentEventMessage(event="hello", data="{}", retry=2000)
@@ -63,7 +69,7 @@ async def live(request: Request[Any, Any, Any]) -> ServerSentEvent:
             if state.get("ui_version", 0) != ui_version:
                 ui_version = state.get("ui_version", 0)
                 yield ServerSentEventMessage(event="reload", data="{}")
-            now = dict(writer.commits_by_kind)
+            now = counters()
             topics = _moved(seen, now)
             seen = now
             if topics:

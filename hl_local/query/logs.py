@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 from litestar import Request, Router, get
+from litestar.exceptions import NotFoundException
 
 from hl_local.query.common import (
     API_ERRORS,
@@ -37,10 +38,29 @@ from hl_local.store.db import Store
 
 DEFAULT_BUCKETS, MAX_BUCKETS = 60, 500
 
-LOG_COLUMNS = ", ".join(LogLine.__struct_fields__)
+# A list shows this much of each body: four 50 MB lines made /api/logs 210 MB and the Logs page take
+# 12 s and 400 MB of browser memory. One line's endpoint gives the whole body.
+PREVIEW_CHARS = 2_000
 
 
-def _linked(inner: str) -> str:
+def log_columns(preview: bool = True, row_id: str | None = "row_id") -> str:
+    """The SELECT list of a LogLine over rows of `logs` (with their rowid as `row_id`, if at hand)."""
+    body = f"left(body, {PREVIEW_CHARS})" if preview else "body"
+    expressions = {
+        "body": f"{body} AS body",
+        "body_bytes": "strlen(body) AS body_bytes",
+        "body_truncated": (f"length(body) > {PREVIEW_CHARS}" if preview else "false") + " AS body_truncated",
+        "line_id": f"CAST(time_ns AS VARCHAR) || '-' || CAST({row_id} AS VARCHAR) AS line_id"
+        if row_id
+        else "NULL::VARCHAR AS line_id",
+    }
+    return ", ".join(expressions.get(name, name) for name in LogLine.__struct_fields__)
+
+
+LOG_COLUMNS = log_columns()
+
+
+def linked_logs(inner: str) -> str:
     """`inner` (rows of `logs` with their rowid as row_id) with their linked session, as linked_logs does."""
     return (
         f"SELECT p.*, coalesce(p.session_id, t.session_id) AS linked_session_id FROM ({inner}) AS p "
@@ -193,14 +213,30 @@ async def session_logs(request: Request[Any, Any, Any], session_id: str) -> LogP
         "SELECT rowid AS row_id, * FROM logs WHERE session_id = ? OR (trace_id <> '' AND trace_id IN "
         "(SELECT trace_id FROM trace_sessions WHERE session_id = ?))"
     )
-    sql = f"SELECT {LOG_COLUMNS} FROM ({_linked(inner)}) WHERE linked_session_id = ? ORDER BY time_ns, row_id"
+    linked = linked_logs(inner)
+    sql = f"SELECT {LOG_COLUMNS} FROM ({linked}) WHERE linked_session_id = ? ORDER BY time_ns, row_id"
     store: Store = request.app.state.store
     found = await store.read(lambda cur: fetch(cur, LogLine, sql, [session_id, session_id, session_id]))
     return LogPage(found, None)
 
 
+@get("/log-lines/{line_id:str}", responses=answers(400, 404))
+async def log_line(request: Request[Any, Any, Any], line_id: str) -> LogLine:
+    """One log line with its whole body (`line_id` from a list's line)."""
+    time_part, _, row_part = line_id.partition("-")
+    if not (time_part.lstrip("-").isdigit() and row_part.isdigit()):
+        raise bad_request(f"{line_id!r} is not a log line id")
+    inner = linked_logs("SELECT rowid AS row_id, * FROM logs WHERE rowid = ? AND time_ns = ?")
+    sql = f"SELECT {log_columns(preview=False)} FROM ({inner})"
+    store: Store = request.app.state.store
+    found = await store.read(lambda cur: fetch(cur, LogLine, sql, [int(row_part), int(time_part)]))
+    if not found:
+        raise NotFoundException(f"no log line {line_id!r} (it may have been pruned)")
+    return found[0]
+
+
 router = Router(
     path="/api",
-    route_handlers=[list_logs, logs_histogram, trace_logs, session_logs],
+    route_handlers=[list_logs, logs_histogram, trace_logs, session_logs, log_line],
     exception_handlers=API_ERRORS,
 )

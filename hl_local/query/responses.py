@@ -28,6 +28,41 @@ class Frame(msgspec.Struct):
     source: str | None  # the source line, when the stack printed one (Python)
 
 
+ContextStatus = Literal[
+    "ok", "no_file", "outside_roots", "missing", "not_a_file", "refused", "unreadable", "binary", "too_large",
+    "no_such_line",
+]  # fmt: skip
+MapStatus = Literal["applied", "no_map", "not_covered", "changed_since", "unreadable", "no_bundle"]
+
+
+class FrameContext(msgspec.Struct):
+    """The lines around a frame from the file on this machine (hl_local/source/), or why there are none."""
+
+    status: ContextStatus
+    detail: str | None  # why not, when status is not "ok"
+    path: str | None  # the local file read (its real path, under a source root)
+    first_line: int | None  # the number of lines[0]
+    lines: list[str]  # up to 5 before the frame's line, the line, 5 after; long lines clipped
+    editor_url: str | None  # opens the file at the line in the --editor
+    modified_after: bool  # the file changed after the error: the lines may have moved
+
+
+class SourceMapNote(msgspec.Struct):
+    """Whether a source map resolved a bundled JavaScript frame, and where the map came from."""
+
+    status: MapStatus
+    detail: str
+    origin: str | None  # the map: a path under a source root, a loopback URL, or inline in the bundle
+
+
+class SourcedFrame(Frame):
+    """A frame as the error views show it: through its source map where one applied, with its lines."""
+
+    generated: Frame | None  # the frame as recorded (minified), when a source map resolved it
+    source_map: SourceMapNote | None  # null: not a bundled JavaScript frame
+    context: FrameContext | None  # null: not looked up in this answer (docs/api.md says which)
+
+
 class SpanEvent(msgspec.Struct):
     time_ns: int
     name: str
@@ -81,6 +116,30 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
 class Health(msgspec.Struct):
     status: Literal["ok"]
     version: str
+    service: Literal["hl-local"] = "hl-local"  # how a second hl-local recognises this one on its port
+    pid: int = 0
+
+
+class RetentionInfo(msgspec.Struct):
+    """How much is kept and for how long (store/retention.py); sizes in bytes, 0 caps mean none."""
+
+    file_bytes: int | None  # the database file and its WAL on disk; null in memory
+    data_bytes: int | None  # what of it holds data (DuckDB's used blocks and the WAL)
+    max_size_bytes: int
+    max_age_s: int
+    oldest_received_ns: int | None  # the oldest item kept, by when it was received
+    last_pruned_ns: int | None
+    pruned_rows: int  # rows removed since hl-local started
+    longest_step_ms: float  # the longest one prune step held the writer (and so ingest) up
+    longest_checkpoint_ms: float  # the longest checkpoint after a prune (it makes the space reusable)
+
+
+class PruneAnswer(msgspec.Struct):
+    """DELETE /api/data: what went (rows per table; `sessions` counts sessions)."""
+
+    cleared: bool  # everything was removed
+    cutoff_ns: int | None  # data received before this went
+    removed: dict[str, int]
 
 
 class ForwardStats(msgspec.Struct):
@@ -113,6 +172,7 @@ class Stats(msgspec.Struct):
     database: str
     read_only: bool  # opened with --read-only: nothing is stored
     forward: list[ForwardStats]  # one per --forward URL
+    retention: RetentionInfo
 
 
 # ---------------------------------------------------------------- logs
@@ -127,7 +187,10 @@ class LogLine(msgspec.Struct):
     severity_text: str
     severity_number: int
     level: str
-    body: str
+    body: str  # in lists, the first 2,000 characters (body_truncated says if that is all of it)
+    body_bytes: int  # the whole body's length in bytes
+    body_truncated: bool
+    line_id: str | None  # GET /api/log-lines/{line_id} gives the line with its whole body
     event_name: str
     service_name: str
     service_version: str
@@ -242,6 +305,8 @@ class ErrorColumns(msgspec.Struct):
 
 
 class TraceError(ErrorColumns):
+    # Through source maps, with lines for the first 128 frames of the answer (source_all fills it).
+    frames: list[SourcedFrame]  # type: ignore[assignment]  # ErrorColumns' stored text, sourced
     session_id: str | None
     linked_session_id: str | None
 
@@ -288,12 +353,15 @@ class ErrorGroupPage(msgspec.Struct):
 
 
 class Occurrence(ErrorColumns):
+    # Through source maps; lines for the first occurrence of a page only. (The query puts the stored
+    # JSON text here, hl_local/source/frames.py `source_all` replaces it.)
+    frames: list[SourcedFrame]  # type: ignore[assignment]  # ErrorColumns' stored text, sourced
     session_id: str | None  # its own, else its trace's
 
 
 class ErrorGroupDetail(_GroupColumns):
     stack: str  # the newest occurrence's
-    frames: Frames
+    frames: list[SourcedFrame]
     affected_sessions: int
     occurrences_latest: list[Occurrence]
     next_cursor: str | None
@@ -303,6 +371,53 @@ class ErrorDetail(Occurrence):
     group_title: str | None
     session_offset_ms: int | None  # after the session's first recorded event
     logs_around: list[LogLine]
+
+
+class ErrorGroupChart(msgspec.Struct):
+    """A group's occurrences over [start_ns, end_ns) in equal buckets, and the sessions they touched."""
+
+    group_id: str
+    start_ns: int
+    end_ns: int
+    bucket_ns: int
+    counts: list[int]
+    sessions: list[int]  # distinct sessions per bucket (own or through the error's trace)
+
+
+class FacetValue(msgspec.Struct):
+    value: str | None  # null: the occurrences that do not say
+    count: int
+
+
+class Facet(msgspec.Struct):
+    key: str  # service, environment, version, browser, os, url
+    label: str
+    values: list[FacetValue]  # the most frequent first (at most 8)
+    other: int  # occurrences with a value not listed
+
+
+class ErrorGroupFacets(msgspec.Struct):
+    group_id: str
+    occurrences: int  # in the range
+    facets: list[Facet]
+
+
+class AffectedSession(msgspec.Struct):
+    session_id: str
+    identifier: str | None
+    environment: str | None
+    user_agent: str | None
+    started_ns: int | None  # null: the session is named by telemetry but was never recorded
+    occurrences: int  # of this group, in the session
+    first_error_id: str
+    first_error_ns: int
+    last_error_ns: int
+    offset_ms: int | None  # the first occurrence's moment in the replay
+
+
+class AffectedSessions(msgspec.Struct):
+    group_id: str
+    items: list[AffectedSession]  # the most recently affected first
 
 
 class StateChange(msgspec.Struct, forbid_unknown_fields=True):
@@ -341,7 +456,7 @@ class ValueSuggestions(msgspec.Struct):
     values: list[ValueSuggestion]
 
 
-Topic = Literal["sessions", "errors", "logs", "traces", "network"]
+Topic = Literal["sessions", "errors", "logs", "traces", "network", "metrics"]
 
 
 class LiveChange(msgspec.Struct):

@@ -6,7 +6,15 @@ from typing import Any
 
 import msgspec
 
-from hl_local.query.responses import AnyJson, ErrorColumns, Frames, JsonObject, SentObject, SentStrings
+from hl_local.query.responses import (
+    AnyJson,
+    ErrorColumns,
+    Frames,
+    JsonObject,
+    SentObject,
+    SentStrings,
+    SourcedFrame,
+)
 
 
 class SessionRow(msgspec.Struct):
@@ -18,7 +26,7 @@ class SessionRow(msgspec.Struct):
     duration_ms: int
     active_ms: int
     page_count: int
-    error_count: int
+    error_count: int  # as its Errors tab lists them: its own, and the backend errors of its traces
     console_error_count: int
     click_count: int
     has_rage_clicks: bool
@@ -57,6 +65,7 @@ class SessionDetail(SessionRow):
     network_recording_domains: SentStrings | None
     ip: str | None
     language: str | None
+    origin: str | None  # the Origin header initializeSession came with: the page that sent the session
     first_event_ms: int | None
     last_event_ms: int | None
     push_count: int
@@ -194,6 +203,8 @@ class NetworkRequests(msgspec.Struct):
 
 
 class SessionError(ErrorColumns):
+    # Through source maps, with lines for the first 128 frames of the answer (source_all fills it).
+    frames: list[SourcedFrame]  # type: ignore[assignment]  # ErrorColumns' stored text, sourced
     offset_ms: int | None  # into the replay
 
 

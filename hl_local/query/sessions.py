@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 
+import anyio.to_thread
 import duckdb
 import msgspec
 from litestar import Request, Router, get
@@ -27,6 +28,8 @@ from hl_local.query.common import (
     limit_of,
     rows,
     search_sql,
+    sessions_of_traces,
+    sources_of,
     time_range,
 )
 from hl_local.query.session_events import exists, session_events
@@ -54,6 +57,7 @@ from hl_local.query.session_responses import (
     Timeline,
     TrackMarker,
 )
+from hl_local.source.frames import Budget, source_all
 from hl_local.store.db import Store
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -137,12 +141,54 @@ async def list_sessions(
         "ORDER BY started_ns DESC, session_id DESC LIMIT ?"
     )
     live_since = time.time_ns() - LIVE_NS
-    found = await _store(request).read(
-        lambda cur: fetch(cur, SessionRow, sql, [live_since, *values, size + 1])
-    )
+
+    def read(cur: duckdb.DuckDBPyConnection) -> list[SessionRow]:
+        found = fetch(cur, SessionRow, sql, [live_since, *values, size + 1])
+        counts = error_counts(cur, [row.session_id for row in found[:size]])
+        for row in found[:size]:
+            row.error_count = counts.get(row.session_id, 0)
+        return found
+
+    found = await _store(request).read(read)
     items = found[:size]
     next_cursor = encode_cursor((items[-1].started_ns, items[-1].session_id)) if len(found) > size else None
     return SessionPage(items, next_cursor)
+
+
+# The traces a session may have started: its own spans', and those of the requests it recorded (by
+# request id or traceparent). Which session a trace belongs to is then asked of trace_sessions.
+_CANDIDATE_TRACES = """
+SELECT trace_id FROM spans WHERE session_id IN (SELECT unnest(?::VARCHAR[]))
+UNION SELECT trace_id FROM network_requests
+      WHERE session_id IN (SELECT unnest(?::VARCHAR[])) AND trace_id IS NOT NULL
+UNION SELECT s.trace_id FROM spans AS s JOIN network_requests AS n ON n.request_id = s.request_id
+      WHERE n.session_id IN (SELECT unnest(?::VARCHAR[]))
+"""
+
+
+def error_counts(cur: duckdb.DuckDBPyConnection, session_ids: list[str]) -> dict[str, int]:
+    """session → its errors as its Errors tab lists them: its own, and those of the traces it started
+    (views.sql `linked_errors`), for these sessions only."""
+    if not session_ids:
+        return {}
+    own = cur.execute(
+        "SELECT session_id, count(*) FROM errors "
+        "WHERE session_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL",
+        [session_ids],
+    ).fetchall()
+    counts = {session_id: int(n) for session_id, n in own}
+    candidates = [row[0] for row in cur.execute(_CANDIDATE_TRACES, [session_ids] * 3).fetchall()]
+    wanted = set(session_ids)
+    traces = {t: s for t, s in sessions_of_traces(cur, candidates).items() if s in wanted}
+    if traces:
+        backend = cur.execute(
+            "SELECT trace_id, count(*) FROM errors WHERE session_id IS NULL "
+            "AND trace_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL",
+            [list(traces)],
+        ).fetchall()
+        for trace_id, n in backend:
+            counts[traces[trace_id]] = counts.get(traces[trace_id], 0) + int(n)
+    return counts
 
 
 @get("/sessions/{session_id:str}", responses=answers(400, 404))
@@ -156,6 +202,7 @@ async def one_session(request: Request[Any, Any, Any], session_id: str) -> Sessi
         if not found:
             raise NotFoundException(f"no session {session_id!r}")
         session = found[0]
+        session.error_count = error_counts(cur, [session_id]).get(session_id, 0)
         session.feedback = _feedback(cur, session_id)
         vitals = cur.execute(
             "SELECT metric_name, arg_max(value, time_ns) FROM metric_points "
@@ -330,7 +377,9 @@ async def session_errors(request: Request[Any, Any, Any], session_id: str) -> Se
         "FROM replay_chunks AS c WHERE c.session_id = e.linked_session_id) AS offset_ms "
         "FROM linked_errors AS e WHERE e.linked_session_id = ? ORDER BY e.time_ns, e.error_id"
     )
-    return SessionErrors(await _items(request, session_id, SessionError, sql))
+    items = await _items(request, session_id, SessionError, sql)
+    await anyio.to_thread.run_sync(source_all, sources_of(request), items, Budget())
+    return SessionErrors(items)
 
 
 router = Router(

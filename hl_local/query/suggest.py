@@ -33,6 +33,7 @@ _SOURCES: Final[dict[Signal, tuple[str, str]]] = {
     "traces": ("spans", "start_ns"),
     "errors": ("errors", "time_ns"),
     "sessions": ("session_summaries", "started_ns"),
+    "metrics": ("metric_points", "time_ns"),
 }
 
 

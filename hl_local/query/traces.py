@@ -7,7 +7,8 @@ are over all of its spans.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 import duckdb
 from litestar import Request, Router, get
@@ -15,21 +16,27 @@ from litestar.exceptions import NotFoundException
 
 from hl_local.query.common import (
     API_ERRORS,
+    Listing,
     Query,
+    after_key,
     answers,
+    cursor_key,
     fetch,
     link_sessions,
     listing,
     newest_first,
     page,
     sessions_of_traces,
+    sources_of,
 )
 from hl_local.query.logs import logs_of_trace, session_of_trace
 from hl_local.query.responses import Span, SpanPage, Trace, TraceError, TracePage, TraceRow
+from hl_local.source.frames import Budget, source_all
 from hl_local.store.db import Store
 
 SPAN_COLUMNS = ", ".join(Span.__struct_fields__)
 ERROR_COLUMNS = ", ".join(TraceError.__struct_fields__)
+TraceOrder = Literal["start", "duration", "errors"]
 
 
 @get("/spans", responses=answers(400))
@@ -70,37 +77,75 @@ async def list_traces(
     end: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
+    sort: TraceOrder = "start",
 ) -> TracePage:
-    """Traces with a span matching `query` that started in [start, end], newest (trace start) first."""
+    """Traces with a span matching `query` that started in [start, end], newest (trace start) first;
+    with `sort=duration` the longest first; with `sort=errors` those with errors first (a test run's
+    failing tests, say), then newest."""
+    if sort == "errors":
+        return await _traces_errors_first(request, search, start, end, limit, cursor)
     q = listing("traces", search, start, end, limit, cursor, (("start_ns", int), ("trace_id", str)))
-    # The writer keeps one summary row per trace (store/writes.py); without a search or a range the
-    # list is those rows alone, else the traces with a matching span that started in the range.
+    order = "start_ns" if sort == "start" else "duration_ns"
+    after_sql, after_params = after_key((order, "trace_id"), q.after)
+    sql = f"{_summaries(search, q)} WHERE {after_sql} ORDER BY {order} DESC, trace_id DESC LIMIT ?"
+    all_params = [*_matched_params(search, q), *after_params, q.size + 1]
+    traces = await request.app.state.store.read(_trace_rows(sql, all_params))
+    if sort == "duration":
+        return TracePage(*page(traces, q.size, lambda row: (row.duration_ns, row.trace_id)))
+    return TracePage(*page(traces, q.size, lambda row: (row.start_ns, row.trace_id)))
+
+
+def _summaries(search: str | None, q: Listing) -> str:
+    """The traces' rows from the summaries the writer keeps (store/writes.py): without a search or a
+    range all of them, else those with a matching span that started in the range."""
     matched = (
         "TRUE" if not search and q.start_ns is None and q.end_ns is None
         else f"trace_id IN (SELECT trace_id FROM listed_spans WHERE ({q.where}) AND {q.range_sql})"
     )  # fmt: skip
-    sql = f"""
-SELECT trace_id, root_span_id, root_span_name, root_service_name AS service_name, start_ns,
-       end_ns - start_ns AS duration_ns, span_count, error_span_count > 0 OR error_count > 0 AS has_errors,
-       NULL::VARCHAR AS session_id
-FROM trace_summaries
-WHERE listed_span_count > 0 AND {matched} AND {q.after_sql}
-ORDER BY start_ns DESC, trace_id DESC LIMIT ?
-"""
-    searched = [] if matched == "TRUE" else [*q.params, *q.range_params]
-    all_params = [*searched, *q.after_params, q.size + 1]
-    store: Store = request.app.state.store
+    return f"""
+SELECT * FROM (
+    SELECT trace_id, root_span_id, root_span_name, root_service_name AS service_name, start_ns,
+           end_ns - start_ns AS duration_ns, span_count,
+           error_span_count > 0 OR error_count > 0 AS has_errors, NULL::VARCHAR AS session_id
+    FROM trace_summaries WHERE listed_span_count > 0 AND {matched}
+)"""
 
+
+def _matched_params(search: str | None, q: Listing) -> list[Any]:
+    return [] if not search and q.start_ns is None and q.end_ns is None else [*q.params, *q.range_params]
+
+
+async def _traces_errors_first(
+    request: Request[Any, Any, Any],
+    search: str | None,
+    start: str | None,
+    end: str | None,
+    limit: int | None,
+    cursor: str | None,
+) -> TracePage:
+    """The trace list ordered by (has_errors, start, id), descending (a test run's failing tests)."""
+    q = listing("traces", search, start, end, limit, None, (("start_ns", int), ("trace_id", str)))
+    after = cursor_key(cursor, bool, int, str)
+    after_sql, after_params = after_key(("has_errors", "start_ns", "trace_id"), after)
+    sql = (
+        f"{_summaries(search, q)} WHERE {after_sql} "
+        "ORDER BY has_errors DESC, start_ns DESC, trace_id DESC LIMIT ?"
+    )
+    all_params = [*_matched_params(search, q), *after_params, q.size + 1]
+    traces = await request.app.state.store.read(_trace_rows(sql, all_params))
+    return TracePage(*page(traces, q.size, lambda row: (row.has_errors, row.start_ns, row.trace_id)))
+
+
+def _trace_rows(sql: str, params: list[Any]) -> Callable[[duckdb.DuckDBPyConnection], list[TraceRow]]:
     def read(cur: duckdb.DuckDBPyConnection) -> list[TraceRow]:
-        found = fetch(cur, TraceRow, sql, all_params)
+        found = fetch(cur, TraceRow, sql, params)
         # Of the page only (~35 ms for 51 traces among 10M spans): links are resolved when read.
         sessions = sessions_of_traces(cur, (row.trace_id for row in found))
         for row in found:
             row.session_id = sessions.get(row.trace_id)
         return found
 
-    traces = await store.read(read)
-    return TracePage(*page(traces, q.size, lambda row: (row.start_ns, row.trace_id)))
+    return read
 
 
 @get("/traces/{trace_id:str}", responses=answers(400, 404))
@@ -134,6 +179,7 @@ async def one_trace(request: Request[Any, Any, Any], trace_id: str) -> Trace:
         start_ns = min(span.start_ns for span in spans)
         duration_ns = max(span.end_ns for span in spans) - start_ns
         logs = logs_of_trace(cur, trace_id, session_id)
+        source_all(sources_of(request), errors, Budget())  # their frames with source lines
         return Trace(trace_id, session_id, start_ns, duration_ns, spans, logs, errors)
 
     return await store.read(read)

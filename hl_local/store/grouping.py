@@ -11,13 +11,19 @@ As in Highlight, a group's fingerprints are replaced by its newest member's.
 The writer thread owns one ErrorGrouper, loaded from the database at its first use; changes
 are staged per transaction and applied only after COMMIT, so a rolled-back group leaves the
 index as the database is.
+
+`frames_for` (hl_local/source/frames.py) lets grouping compare a browser error by its original
+frames when a source map for its bundle is already in memory. `created` hands the groups each
+commit created to other threads (the terminal's "new error" lines) without a query.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,8 +87,40 @@ class _Staged:
     prints: dict[str, Fingerprints] = field(default_factory=dict)
 
 
-class ErrorGrouper:
+FramesFor = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+
+
+class CreatedGroups:
+    """Groups created by committed transactions, numbered: a reader keeps the last number it saw.
+
+    Appended by the writer thread, read by any (deque appends and iteration over a copy are safe
+    under the GIL); only the newest MAX are kept, so a reader that falls behind learns how many it missed.
+    """
+
+    MAX = 1000
+
     def __init__(self) -> None:
+        self._ids: deque[tuple[int, str]] = deque(maxlen=self.MAX)
+        self._count = itertools.count(1)
+        self.last = 0
+
+    def add(self, group_ids: Iterable[str]) -> None:
+        for group_id in group_ids:
+            number = next(self._count)
+            self._ids.append((number, group_id))
+            self.last = number
+
+    def since(self, seen: int) -> tuple[list[str], int]:
+        """(group ids numbered after `seen`, how many of those are no longer kept)."""
+        kept = [(n, g) for n, g in list(self._ids) if n > seen]
+        missed = (kept[0][0] - seen - 1) if kept else max(0, self.last - seen)
+        return [g for _, g in kept], missed
+
+
+class ErrorGrouper:
+    def __init__(self, frames_for: FramesFor | None = None) -> None:
+        self._frames_for = frames_for
+        self.created = CreatedGroups()
         self._by_message: dict[str, str] = {}
         self._by_fingerprint: dict[str, set[str]] = {}  # top-frame fingerprint → groups
         self._prints: dict[str, Fingerprints] = {}
@@ -95,9 +133,23 @@ class ErrorGrouper:
         for message, group_id in messages:
             self._by_message[message] = group_id
 
+    def group_ids(self) -> set[str]:
+        return set(self._prints)
+
+    def forget(self, group_ids: Iterable[str]) -> None:
+        """Drop groups whose last error was pruned (store/retention.py): a new error then starts afresh."""
+        gone = set(group_ids)
+        if not gone:
+            return
+        for group_id in gone:
+            old = self._prints.pop(group_id, None)
+            for fp in old.top if old is not None else ():
+                self._by_fingerprint.get(fp, set()).discard(group_id)
+        self._by_message = {m: g for m, g in self._by_message.items() if g not in gone}
+
     def assign(self, message: str, frames: list[dict[str, Any]]) -> str:
         """The group of an error with `message` and `frames` (index 0 = raise site)."""
-        prints = fingerprints(frames)
+        prints = fingerprints(self._frames_for(frames) if self._frames_for else frames)
         best, best_score = None, -1
         for group_id in self._candidates(message, prints):
             score = self._score(group_id, message, prints)
@@ -114,6 +166,7 @@ class ErrorGrouper:
 
     def commit(self) -> None:
         """The transaction committed: make the staged assignments part of the index."""
+        self.created.add(g for g in self._staged.prints if g not in self._prints)
         self._by_message.update(self._staged.messages)
         for group_id, prints in self._staged.prints.items():
             self._set_prints(group_id, prints)

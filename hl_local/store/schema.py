@@ -10,13 +10,15 @@ SCHEMA_VERSION history:
     3 — `flag_evaluations` (feature flag span events); `browser_network_spans` (the browser's own
         request spans as network requests) and `session_network_requests`; frontend errors that
         arrived over OTLP count in `session_summaries.error_count`.
-    4 — `request_digests` (a resent OTLP request is recognised by its body's digest), spans
+    4 — sessions.origin: the Origin header of initializeSession.
+    5 — `request_digests` (a resent OTLP request is recognised by its body's digest), spans
         without their (trace_id, span_id) primary key, `pending_errors` (errors the writer stores
         later, in bigger batches), and kept by the writer beside the rows: `trace_summaries` (one
         row per trace), `error_group_buckets` (occurrences per group and minute) and
         `error_group_links` (the sessions and traces of a group's errors), `log_tokens` (the
-        words of log lines per minute and level). A version-2 or -3 file is migrated when
-        opened (unless --read-only).
+        words of log lines per minute and level).
+    A file of version 2, 3 or 4 is migrated when it opens read-write (MIGRATIONS), in one
+    transaction; views are created again after (`s.*` in a view is fixed when it is made).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from hl_local.errors import SchemaMismatch
 from hl_local.store.tables import check_rows
 from hl_local.store.writes import SUMMARISE_STORED
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 SCHEMA_FILES = (
     "meta.sql", "spans.sql", "logs.sql", "metric_points.sql", "sessions.sql", "replay_chunks.sql",
@@ -94,8 +96,15 @@ def _check_version(
                              "choose another --db PATH")  # fmt: skip
     found = int(text)
     if found in MIGRATIONS and not read_only:
-        _migrate(con, found)
-        found = SCHEMA_VERSION
+        try:
+            _migrate(con, found)
+        except duckdb.Error as exc:
+            reason = str(exc).splitlines()[0]
+            raise SchemaMismatch(
+                f"{path} is a schema-{found} file hl-local could not migrate ({reason}); "
+                "choose another --db PATH"
+            ) from None
+        return
     if found != SCHEMA_VERSION:
         newer = "a newer" if found > SCHEMA_VERSION else "an older"
         if read_only:  # a file someone sent is never changed, not even to bring it up to date
@@ -110,52 +119,73 @@ def _check_version(
         )
 
 
+def recreate_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop every table and view but hl_meta and create them empty (`hl-local clear`, in the caller's
+    transaction)."""
+    drop_views_and_macros(con)
+    for (name,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name <> 'hl_meta'"
+    ).fetchall():
+        con.execute(f'DROP TABLE "{name}"')
+    for name in SCHEMA_FILES:
+        if name != "meta.sql":
+            con.execute(ddl(name))
+
+
 def _flag_evaluations(con: duckdb.DuckDBPyConnection) -> None:
-    """Schema 2 → 3: the flag_evaluations table (the views are made anew by the next step)."""
+    """Schema 2 → 3: the flag_evaluations table."""
     con.execute(ddl("flag_evaluations.sql"))
 
 
+def _session_origin(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 3 → 4: sessions.origin; no row is rewritten."""
+    con.execute("ALTER TABLE sessions ADD COLUMN origin VARCHAR")
+
+
 def _spans_without_key(con: duckdb.DuckDBPyConnection) -> None:
-    """Schema 3 → 4: spans rebuilt without their primary key (DuckDB cannot drop a constraint),
-    the tables the writer keeps beside the rows filled from what the file holds."""
-    views = con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
-    for (view,) in views:  # they name spans; DuckDB binds a view when it is read, so order is free
-        con.execute(f"DROP VIEW {view}")
-    macros = con.execute(
-        "SELECT DISTINCT function_name, function_type FROM duckdb_functions() "
-        "WHERE NOT internal AND function_type IN ('macro', 'table_macro')"
-    ).fetchall()
-    for name, kind in macros:  # views.sql makes them again
-        con.execute(f"DROP {'MACRO TABLE' if kind == 'table_macro' else 'MACRO'} {name}")
+    """Schema 4 → 5: spans rebuilt without their primary key (DuckDB cannot drop a constraint), and
+    the tables the writer keeps beside the rows, filled from what the file holds."""
     con.execute("DROP INDEX IF EXISTS spans_by_trace")
-    con.execute("ALTER TABLE spans RENAME TO spans_v2")
+    con.execute("ALTER TABLE spans RENAME TO spans_v4")
     con.execute(ddl("spans.sql"))
-    con.execute("INSERT INTO spans SELECT * FROM spans_v2 ORDER BY trace_id, start_ns")
-    con.execute("DROP TABLE spans_v2")
-    con.execute(ddl("request_digests.sql"))
-    con.execute(ddl("pending_errors.sql"))
-    con.execute(ddl("trace_summaries.sql"))
-    con.execute(ddl("error_group_buckets.sql"))
-    con.execute(ddl("log_tokens.sql"))
+    con.execute("INSERT INTO spans SELECT * FROM spans_v4 ORDER BY trace_id, start_ns")
+    con.execute("DROP TABLE spans_v4")
+    for name in ("request_digests", "pending_errors", "trace_summaries", "error_group_buckets", "log_tokens"):
+        con.execute(ddl(f"{name}.sql"))
     for statement in SUMMARISE_STORED:
         con.execute(statement)
-    con.execute(ddl("views.sql"))
 
 
-# found version → the steps that bring a file of that version to SCHEMA_VERSION, in one transaction
+# found version → the steps that bring a file of that version to SCHEMA_VERSION
 MIGRATIONS: dict[int, tuple[Callable[[duckdb.DuckDBPyConnection], None], ...]] = {
-    2: (_flag_evaluations, _spans_without_key),
-    3: (_spans_without_key,),
+    2: (_flag_evaluations, _session_origin, _spans_without_key),
+    3: (_session_origin, _spans_without_key),
+    4: (_spans_without_key,),
 }
 
 
 def _migrate(con: duckdb.DuckDBPyConnection, found: int) -> None:
+    """The steps from `found` in one transaction, the views (which name the tables) made again after."""
     con.execute("BEGIN")
     try:
+        drop_views_and_macros(con)
         for step in MIGRATIONS[found]:
             step(con)
+        con.execute(ddl("views.sql"))
         con.execute("UPDATE hl_meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def drop_views_and_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """What views.sql creates (views, then the macros they call), so it can run again."""
+    for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall():
+        con.execute(f'DROP VIEW "{name}"')
+    macros = con.execute(
+        "SELECT DISTINCT function_name, function_type FROM duckdb_functions() "
+        "WHERE NOT internal AND function_type IN ('macro', 'table_macro')"
+    ).fetchall()
+    for name, kind in macros:
+        con.execute(f'DROP MACRO {"TABLE " if kind == "table_macro" else ""}"{name}"')

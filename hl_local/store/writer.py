@@ -37,10 +37,12 @@ from hl_local.decode.records import (
     Row,
     Update,
 )
-from hl_local.errors import Overloaded, ReadOnly, RowsRejected, WriteFailed
+from hl_local.errors import Overloaded, ReadOnly, RowsRejected, StorageFull, WriteFailed
+from hl_local.ingest.failures import log_unexpected
 from hl_local.store.db import Store
 from hl_local.store.digests import RecentDigests
-from hl_local.store.grouping import ErrorGrouper
+from hl_local.store.grouping import CreatedGroups, ErrorGrouper, FramesFor
+from hl_local.store.retention import Limits, PruneResult, Retention, clear_all
 from hl_local.store.writes import (
     COUNT_GROUP_ERRORS,
     COUNT_TRACE_ERRORS,
@@ -71,21 +73,40 @@ class _Pending:
     future: asyncio.Future[None]
 
 
+@dataclass(slots=True)
+class _Maintenance:
+    """Work for the writer thread besides rows (retention): `run(cursor, done)` calls `done(result)`."""
+
+    run: Callable[[duckdb.DuckDBPyConnection, Callable[[object], None]], None]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[object]
+
+
 _STOP = object()
 
 
 class Writer:
-    def __init__(self, store: Store, max_pending_rows: int = MAX_PENDING_ROWS) -> None:
+    def __init__(
+        self,
+        store: Store,
+        max_pending_rows: int = MAX_PENDING_ROWS,
+        limits: Limits | None = None,
+        frames_for_grouping: FramesFor | None = None,
+    ) -> None:
         self._store = store
         self._max_pending_rows = max_pending_rows
         self._pending_rows = 0
         self._lock = threading.Lock()
-        self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="hl-local-writer", daemon=True)
         self.committed_groups = 0
         # Per kind, how many commits have included it: the live view (/api/live) compares these.
         self.commits_by_kind: dict[str, int] = {}
-        self._grouper = ErrorGrouper()  # owned by the writer thread, loaded when it starts
+        self.rows_by_kind: dict[str, int] = {}  # rows acknowledged per kind (the terminal's summary lines)
+        self._grouper = ErrorGrouper(frames_for_grouping)  # owned by the writer thread, loaded when it starts
+        self._disk = _DiskState()
+        # Retention runs here, in steps between group commits (store/retention.py).
+        self.retention = Retention(store.path, limits or Limits(), self._grouper.forget)
         self._deferred = _Deferred()  # owned by the writer thread
         self._digests = RecentDigests()  # owned by the writer thread, loaded when it starts
 
@@ -123,6 +144,39 @@ class Writer:
     def pending_rows(self) -> int:
         return self._pending_rows
 
+    @property
+    def created_groups(self) -> CreatedGroups:
+        """Error groups created by each commit, for readers on other threads."""
+        return self._grouper.created
+
+    async def prune(self, cutoff_ns: int) -> PruneResult:
+        """Remove everything received before `cutoff_ns`, in the same small steps as retention."""
+        result = await self._maintain(lambda cur, done: self.retention.request(cutoff_ns, done))
+        assert isinstance(result, PruneResult)
+        return result
+
+    async def clear(self) -> None:
+        """Remove everything at once (the tables are dropped and created empty)."""
+
+        def clear(cur: duckdb.DuckDBPyConnection, done: Callable[[object], None]) -> None:
+            clear_all(cur)
+            self._grouper.forget(self._grouper.group_ids())
+            self._deferred.clear()  # pending_errors went with the rest
+            self._digests = RecentDigests()
+            _checkpoint(cur, self._store)
+            done(None)
+
+        await self._maintain(clear)
+
+    async def _maintain(
+        self, run: Callable[[duckdb.DuckDBPyConnection, Callable[[object], None]], None]
+    ) -> object:
+        self.check_writable()  # no writer thread runs on a read-only store to do it
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[object] = loop.create_future()
+        self._queue.put(_Maintenance(run, loop, future))
+        return await asyncio.shield(future)
+
     def _run(self) -> None:
         cur = self._store.cursor()
         _load_grouper(cur, self._grouper)
@@ -130,39 +184,73 @@ class Writer:
         self._digests.load(cur)
         if self._deferred.errors:  # left by a crash: stored before anything else
             self._flush_deferred(cur)
-        dirty = False
+        dirty, idle_since = False, time.monotonic()
         while True:
+            wait = self.retention.wait_s()
+            if dirty:
+                wait = min(wait, max(0.0, idle_since + IDLE_CHECKPOINT_S - time.monotonic()))
             try:
-                first = self._queue.get(timeout=IDLE_CHECKPOINT_S if dirty else None)
+                first = self._queue.get(timeout=wait)
             except queue.Empty:
+                first = None
+            if first is not None:
+                group, jobs, stop = self._drain(first)
+                if group:
+                    self._commit_group(cur, group)
+                    dirty, idle_since = True, time.monotonic()
+                if self._deferred.errors and self._queue.empty():
+                    self._flush_deferred(cur)
+                for job in jobs:
+                    self._run_maintenance(cur, job)
+                if stop:
+                    return
+            # One bounded retention step between groups: ingest waits for one step at most.
+            if self._retention_tick(cur):
+                dirty = True
+            elif first is None and dirty and time.monotonic() - idle_since >= IDLE_CHECKPOINT_S:
                 _checkpoint(cur, self._store)
                 dirty = False
-                continue
-            group, stop = self._drain(first)
-            if group:
-                self._commit_group(cur, group)
-                dirty = True
-            if self._deferred.errors and self._queue.empty():
-                self._flush_deferred(cur)
-            if stop:
-                return
 
-    def _drain(self, first: _Pending | object) -> tuple[list[_Pending], bool]:
-        if first is _STOP:
-            return [], True
-        assert isinstance(first, _Pending)
-        group, rows = [first], first.rows
-        while rows < MAX_GROUP_ROWS:
+    def _retention_tick(self, cur: duckdb.DuckDBPyConnection) -> bool:
+        try:
+            return self.retention.tick(cur)
+        except Exception as exc:  # a failed step is retried at the next check; it never stops the writer
+            log_unexpected(exc, "retention")
+            self.retention.abandon()
+            return False
+
+    def _run_maintenance(self, cur: duckdb.DuckDBPyConnection, job: _Maintenance) -> None:
+        def done(result: object) -> None:
+            job.loop.call_soon_threadsafe(_settle_with, job.future, result, None)
+
+        try:
+            job.run(cur, done)
+        except Exception as exc:
+            log_unexpected(exc, "writer maintenance")
+            job.loop.call_soon_threadsafe(
+                _settle_with, job.future, None, WriteFailed(str(exc).splitlines()[0])
+            )
+
+    def _drain(self, first: object) -> tuple[list[_Pending], list[_Maintenance], bool]:
+        group: list[_Pending] = []
+        jobs: list[_Maintenance] = []
+        rows = 0
+        item: object = first
+        while True:
+            if item is _STOP:
+                return group, jobs, True
+            if isinstance(item, _Maintenance):
+                jobs.append(item)
+            else:
+                assert isinstance(item, _Pending)
+                group.append(item)
+                rows += item.rows
+            if rows >= MAX_GROUP_ROWS:
+                return group, jobs, False
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                break
-            if item is _STOP:
-                return group, True
-            assert isinstance(item, _Pending)
-            group.append(item)
-            rows += item.rows
-        return group, False
+                return group, jobs, False
 
     def _commit_group(self, cur: duckdb.DuckDBPyConnection, group: list[_Pending]) -> None:
         # More requests waiting: OTLP-derived errors can wait for a bigger batch (see DEFER_ERRORS_S).
@@ -172,9 +260,15 @@ class Writer:
             flushed = _commit(cur, batches, self._grouper, self._deferred, self._digests, defer)
             self.committed_groups += 1
             outcomes: list[Exception | None] = [None] * len(group)
+            self._disk.writes_again()
         except Exception as exc:  # any failure fails the requests, never the thread
             flushed = False
-            outcomes = [_failure(exc)] if len(group) == 1 else [self._commit_alone(cur, p) for p in group]
+            first = _failure(exc)
+            if isinstance(first, StorageFull):  # no request alone would fit either
+                self._disk.full(exc)
+                outcomes = [first] * len(group)
+            else:
+                outcomes = [first] if len(group) == 1 else [self._commit_alone(cur, p) for p in group]
         if flushed:
             for kind in ("errors", "logs"):
                 self.commits_by_kind[kind] = self.commits_by_kind.get(kind, 0) + 1
@@ -184,6 +278,9 @@ class Writer:
             if outcome is None:
                 for kind in pending.batch.kinds():
                     self.commits_by_kind[kind] = self.commits_by_kind.get(kind, 0) + 1
+                    self.rows_by_kind[kind] = self.rows_by_kind.get(kind, 0) + len(
+                        getattr(pending.batch, kind)
+                    )
             pending.loop.call_soon_threadsafe(_settle, pending.future, outcome)
 
     def _flush_deferred(self, cur: duckdb.DuckDBPyConnection) -> None:
@@ -204,12 +301,36 @@ class Writer:
         return None
 
 
+# How the OS says the disk (or a size limit) is full, as DuckDB passes it on.
+_DISK_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
+
+
 def _failure(exc: Exception) -> Exception:
-    """What the request is told: its own bad value (400), or the database's refusal (500)."""
+    """What the request is told: its own bad value (400), a full disk (503), the database's refusal (500)."""
     if isinstance(exc, RowsRejected):
         return exc
+    if any(text in str(exc) for text in _DISK_FULL):
+        return StorageFull()
     log.warning("a batch was refused by the database: %s", exc)
     return WriteFailed(str(exc).splitlines()[0])
+
+
+class _DiskState:
+    """Says once that the disk is full and once that writes go through again, not per request."""
+
+    def __init__(self) -> None:
+        self.is_full = False
+
+    def full(self, exc: Exception) -> None:
+        if not self.is_full:
+            self.is_full = True
+            log.warning("the disk is full (%s): ingest answers 503 until space frees; reads go on",
+                        str(exc).splitlines()[0])  # fmt: skip
+
+    def writes_again(self) -> None:
+        if self.is_full:
+            self.is_full = False
+            log.warning("there is space again: ingest is storing data")
 
 
 def _load_grouper(cur: duckdb.DuckDBPyConnection, grouper: ErrorGrouper) -> None:
@@ -218,6 +339,15 @@ def _load_grouper(cur: duckdb.DuckDBPyConnection, grouper: ErrorGrouper) -> None
         "SELECT message, arg_max(group_id, time_ns) FROM errors GROUP BY message"
     ).fetchall()
     grouper.load(groups, messages)
+
+
+def _settle_with(future: asyncio.Future[object], result: object, failure: Exception | None) -> None:
+    if future.done():
+        return
+    if failure is None:
+        future.set_result(result)
+    else:
+        future.set_exception(failure)
 
 
 def _settle(future: asyncio.Future[None], outcome: Exception | None) -> None:
@@ -432,7 +562,7 @@ def _checkpoint(cur: duckdb.DuckDBPyConnection, store: Store) -> None:
     started = time.perf_counter()
     try:
         cur.execute("CHECKPOINT")
-    except duckdb.Error as exc:
-        log.warning("idle checkpoint failed (the WAL keeps the data): %s", exc)
+    except duckdb.Error as exc:  # a read running, or a full disk: the WAL keeps the data meanwhile
+        log.debug("idle checkpoint failed (the WAL keeps the data): %s", exc)
         return
     log.debug("idle checkpoint took %.3f s", time.perf_counter() - started)

@@ -189,7 +189,8 @@ SUMMARISE_STORED = (SUMMARISE_STORED_TRACES, *COUNT_STORED_ERRORS, COUNT_STORED_
 WRITES: dict[str, tuple[str, ...]] = {
     "session_inits": (
         f"INSERT INTO sessions BY NAME {_LATEST_PER_SESSION} ON CONFLICT (session_id) DO UPDATE SET "
-        f"initialized = true, {_INIT_UPDATES}, started_ns = least(sessions.started_ns, excluded.started_ns), "
+        f"initialized = true, {_INIT_UPDATES}, origin = coalesce(sessions.origin, excluded.origin), "
+        "started_ns = least(sessions.started_ns, excluded.started_ns), "
         "last_activity_ns = greatest(sessions.last_activity_ns, excluded.last_activity_ns)",
     ),
     # replay_chunks is inserted by the writer itself: INSERT OR IGNORE … RETURNING decides which

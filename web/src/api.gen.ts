@@ -2,6 +2,31 @@
 // Do not edit: change the response Structs (hl_local/query/responses.py) and run
 // `.venv/bin/python tools/api_types.py`; tests/test_api_types.py checks that this file is current.
 
+export interface Addresses {
+  ui_url: string;
+  otlp_http_url: string;
+  otlp_grpc_url: string;
+  backend_url: string;
+}
+
+export interface AffectedSession {
+  session_id: string;
+  identifier: string | null;
+  environment: string | null;
+  user_agent: string | null;
+  started_ns: number | null;
+  occurrences: number;
+  first_error_id: string;
+  first_error_ns: number;
+  last_error_ns: number;
+  offset_ms: number | null;
+}
+
+export interface AffectedSessions {
+  group_id: string;
+  items: AffectedSession[];
+}
+
 export interface ClickMarker {
   time_ms: number;
   label: string;
@@ -36,7 +61,7 @@ export interface ErrorDetail {
   type: string;
   message: string;
   stack: string;
-  frames: Frame[];
+  frames: SourcedFrame[];
   url: string | null;
   error_source: string | null;
   line_number: number | null;
@@ -70,6 +95,15 @@ export interface ErrorGroup {
   sparkline: number[];
 }
 
+export interface ErrorGroupChart {
+  group_id: string;
+  start_ns: number;
+  end_ns: number;
+  bucket_ns: number;
+  counts: number[];
+  sessions: number[];
+}
+
 export interface ErrorGroupDetail {
   group_id: string;
   title: string;
@@ -82,10 +116,16 @@ export interface ErrorGroupDetail {
   state: "open" | "resolved" | "ignored";
   state_changed_ns: number | null;
   stack: string;
-  frames: Frame[];
+  frames: SourcedFrame[];
   affected_sessions: number;
   occurrences_latest: Occurrence[];
   next_cursor: string | null;
+}
+
+export interface ErrorGroupFacets {
+  group_id: string;
+  occurrences: number;
+  facets: Facet[];
 }
 
 export interface ErrorGroupPage {
@@ -119,6 +159,18 @@ export interface EventDetail {
   payload: unknown;
   selector: string | null;
   text: string | null;
+}
+
+export interface Facet {
+  key: string;
+  label: string;
+  values: FacetValue[];
+  other: number;
+}
+
+export interface FacetValue {
+  value: string | null;
+  count: number;
 }
 
 export interface Feedback {
@@ -174,9 +226,32 @@ export interface Frame {
   source: string | null;
 }
 
+export interface FrameContext {
+  status: "ok" | "no_file" | "outside_roots" | "missing" | "not_a_file" | "refused" | "unreadable" | "binary" | "too_large" | "no_such_line";
+  detail: string | null;
+  path: string | null;
+  first_line: number | null;
+  lines: string[];
+  editor_url: string | null;
+  modified_after: boolean;
+}
+
+export interface GroupBrief {
+  group_id: string;
+  title: string;
+  type: string;
+  source: string;
+  service_name: string | null;
+  occurrences: number;
+  last_seen_ns: number;
+  state: "open" | "resolved" | "ignored";
+}
+
 export interface Health {
   status: "ok";
   version: string;
+  service?: "hl-local";
+  pid?: number;
 }
 
 export interface Histogram {
@@ -206,12 +281,20 @@ export interface KeySuggestion {
 }
 
 export interface KeySuggestions {
-  signal: "logs" | "traces" | "errors" | "sessions";
+  signal: "logs" | "traces" | "errors" | "sessions" | "metrics";
   keys: KeySuggestion[];
 }
 
+export interface LastReceived {
+  sessions: number | null;
+  errors: number | null;
+  logs: number | null;
+  traces: number | null;
+  metrics: number | null;
+}
+
 export interface LiveChange {
-  topics: ("sessions" | "errors" | "logs" | "traces" | "network")[];
+  topics: ("sessions" | "errors" | "logs" | "traces" | "network" | "metrics")[];
 }
 
 export interface LogLine {
@@ -224,6 +307,9 @@ export interface LogLine {
   severity_number: number;
   level: string;
   body: string;
+  body_bytes: number;
+  body_truncated: boolean;
+  line_id: string | null;
   event_name: string;
   service_name: string;
   service_version: string;
@@ -243,6 +329,41 @@ export interface LogLine {
 export interface LogPage {
   items: LogLine[];
   next_cursor: string | null;
+}
+
+export interface MetricList {
+  items: MetricSummary[];
+}
+
+export interface MetricSeries {
+  name: string;
+  metric_type: "gauge" | "sum" | "histogram" | "exponential_histogram" | "summary";
+  unit: string;
+  description: string;
+  agg: "sum" | "rate" | "last" | "avg" | "min" | "max" | "count" | "p50" | "p75" | "p90" | "p95" | "p99";
+  aggregations: ("sum" | "rate" | "last" | "avg" | "min" | "max" | "count" | "p50" | "p75" | "p90" | "p95" | "p99")[];
+  group_by: string | null;
+  start_ns: number;
+  end_ns: number;
+  bucket_ns: number;
+  series: SeriesLine[];
+  other_groups: number;
+  points: number;
+}
+
+export interface MetricSummary {
+  name: string;
+  metric_type: "gauge" | "sum" | "histogram" | "exponential_histogram" | "summary";
+  unit: string;
+  description: string;
+  temporality: number | null;
+  is_monotonic: boolean | null;
+  services: string[];
+  points: number;
+  first_ns: number;
+  last_ns: number;
+  aggregations: ("sum" | "rate" | "last" | "avg" | "min" | "max" | "count" | "p50" | "p75" | "p90" | "p95" | "p99")[];
+  group_keys: string[];
 }
 
 export interface NavigateMarker {
@@ -289,7 +410,7 @@ export interface Occurrence {
   type: string;
   message: string;
   stack: string;
-  frames: Frame[];
+  frames: SourcedFrame[];
   url: string | null;
   error_source: string | null;
   line_number: number | null;
@@ -304,10 +425,42 @@ export interface Occurrence {
   session_id: string | null;
 }
 
+export interface Overview {
+  empty: boolean;
+  counts: SignalCounts;
+  last_received: LastReceived;
+  newest_errors: GroupBrief[];
+  addresses: Addresses | null;
+}
+
+export interface PageVitals {
+  page: string;
+  sessions: number;
+  vitals: Record<string, VitalFigure>;
+}
+
 export interface ParameterProblem {
   message: string;
   key?: string | null;
   source?: string | null;
+}
+
+export interface PruneAnswer {
+  cleared: boolean;
+  cutoff_ns: number | null;
+  removed: Record<string, number>;
+}
+
+export interface RetentionInfo {
+  file_bytes: number | null;
+  data_bytes: number | null;
+  max_size_bytes: number;
+  max_age_s: number;
+  oldest_received_ns: number | null;
+  last_pruned_ns: number | null;
+  pruned_rows: number;
+  longest_step_ms: number;
+  longest_checkpoint_ms: number;
 }
 
 export interface RrwebEvent {
@@ -321,6 +474,12 @@ export interface RrwebEvent {
 export interface SearchErrorAt {
   position: number;
   expected: string;
+}
+
+export interface SeriesLine {
+  group: string | null;
+  values: (number | null)[];
+  points: number;
 }
 
 export interface SessionDetail {
@@ -356,6 +515,7 @@ export interface SessionDetail {
   network_recording_domains: string[] | null;
   ip: string | null;
   language: string | null;
+  origin: string | null;
   first_event_ms: number | null;
   last_event_ms: number | null;
   push_count: number;
@@ -372,7 +532,7 @@ export interface SessionError {
   type: string;
   message: string;
   stack: string;
-  frames: Frame[];
+  frames: SourcedFrame[];
   url: string | null;
   error_source: string | null;
   line_number: number | null;
@@ -416,6 +576,32 @@ export interface SessionRow {
   user_agent: string | null;
   is_initialized: boolean;
   live: boolean;
+}
+
+export interface SignalCounts {
+  sessions: number;
+  errors: number;
+  error_groups: number;
+  logs: number;
+  spans: number;
+  metric_points: number;
+}
+
+export interface SourceMapNote {
+  status: "applied" | "no_map" | "not_covered" | "changed_since" | "unreadable" | "no_bundle";
+  detail: string;
+  origin: string | null;
+}
+
+export interface SourcedFrame {
+  file: string | null;
+  line: number | null;
+  column: number | null;
+  function: string | null;
+  source: string | null;
+  generated: Frame | null;
+  source_map: SourceMapNote | null;
+  context: FrameContext | null;
 }
 
 export interface Span {
@@ -488,6 +674,7 @@ export interface Stats {
   database: string;
   read_only: boolean;
   forward: ForwardStats[];
+  retention: RetentionInfo;
 }
 
 export interface Timeline {
@@ -512,7 +699,7 @@ export interface TraceError {
   type: string;
   message: string;
   stack: string;
-  frames: Frame[];
+  frames: SourcedFrame[];
   url: string | null;
   error_source: string | null;
   line_number: number | null;
@@ -558,19 +745,68 @@ export interface ValueSuggestion {
 }
 
 export interface ValueSuggestions {
-  signal: "logs" | "traces" | "errors" | "sessions";
+  signal: "logs" | "traces" | "errors" | "sessions" | "metrics";
   key: string;
   kind: "reserved" | "attribute";
   values: ValueSuggestion[];
+}
+
+export interface VitalFigure {
+  p75: number;
+  samples: number;
+  rating: "good" | "needs-improvement" | "poor";
+}
+
+export interface VitalSession {
+  session_id: string;
+  page: string;
+  value: number;
+  rating: "good" | "needs-improvement" | "poor";
+  time_ns: number;
+  offset_ms: number | null;
+}
+
+export interface VitalSessions {
+  vital: string;
+  page: string | null;
+  items: VitalSession[];
+}
+
+export interface VitalThreshold {
+  name: string;
+  unit: string;
+  good: number;
+  poor: number;
+}
+
+export interface Waited {
+  arrived: boolean;
+  count: number;
+  waited_ms: number;
+}
+
+export interface WebVitals {
+  thresholds: VitalThreshold[];
+  overall: Record<string, VitalFigure>;
+  pages: PageVitals[];
 }
 
 /** What each GET under /api answers (200), by path as the OpenAPI document writes it. */
 export interface ApiGet {
   "/api/error-groups": ErrorGroupPage;
   "/api/error-groups/{group_id}": ErrorGroupDetail;
+  "/api/error-groups/{group_id}/chart": ErrorGroupChart;
+  "/api/error-groups/{group_id}/facets": ErrorGroupFacets;
+  "/api/error-groups/{group_id}/sessions": AffectedSessions;
   "/api/errors/{error_id}": ErrorDetail;
+  "/api/log-lines/{line_id}": LogLine;
   "/api/logs": LogPage;
   "/api/logs/histogram": Histogram;
+  "/api/metrics": MetricList;
+  "/api/metrics/series": MetricSeries;
+  "/api/metrics/web-vitals": WebVitals;
+  "/api/metrics/web-vitals/sessions": VitalSessions;
+  "/api/overview": Overview;
   "/api/sessions": SessionPage;
   "/api/sessions/{session_id}": SessionDetail;
   "/api/sessions/{session_id}/console": ConsoleLines;
@@ -586,4 +822,5 @@ export interface ApiGet {
   "/api/traces": TracePage;
   "/api/traces/{trace_id}": Trace;
   "/api/traces/{trace_id}/logs": LogPage;
+  "/api/wait": Waited;
 }

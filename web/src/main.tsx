@@ -3,13 +3,17 @@
 import "rrweb-player/dist/style.css";
 import "./styles.css";
 import { render } from "preact";
-import { useEffect } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { ErrorGroupPage, ErrorsPage } from "./pages/errors";
+import { HomePage } from "./pages/home";
 import { LogsPage } from "./pages/logs";
+import { MetricsPage } from "./pages/metrics";
 import { SessionPage } from "./pages/replay";
 import { SessionsPage } from "./pages/sessions";
 import { TracePage, TracesPage } from "./pages/traces";
 import { Link } from "./components/Link";
+import { ShortcutHelp, isTyping } from "./components/Shortcuts";
+import { Storage } from "./components/Storage";
 import { carried, navigate, useLocation } from "./router";
 
 const SECTIONS: [string, string, string][] = [
@@ -17,6 +21,7 @@ const SECTIONS: [string, string, string][] = [
   ["/errors", "Errors", "e"],
   ["/logs", "Logs", "l"],
   ["/traces", "Traces", "t"],
+  ["/metrics", "Metrics", "m"],
 ];
 
 function Page({ path, params }: { path: string; params: URLSearchParams }) {
@@ -27,34 +32,40 @@ function Page({ path, params }: { path: string; params: URLSearchParams }) {
   if (section === "logs") return <LogsPage params={params} />;
   if (section === "traces" && id) return <TracePage traceId={id} params={params} />;
   if (section === "traces") return <TracesPage params={params} />;
-  return <SessionsPage params={params} />;
+  if (section === "metrics") return <MetricsPage params={params} />;
+  if (section === "sessions") return <SessionsPage params={params} />;
+  return <HomePage />;
 }
 
 function App() {
   const { path, params } = useLocation();
+  const [help, setHelp] = useState(false);
   useEffect(() => {
-    // g then s/e/l/t: go to a section, from anywhere but a text field
+    // g then h/s/e/l/t/m: go to a section; ?: the shortcuts. From anywhere but a text field.
     let pending = false;
     const onKey = (e: KeyboardEvent) => {
-      const target = e.target as HTMLElement;
-      if (/INPUT|TEXTAREA|SELECT/.test(target.tagName) || e.metaKey || e.ctrlKey || e.altKey) return;
+      if (isTyping(e.target) || e.metaKey || e.ctrlKey || e.altKey) return;
       if (pending) {
         pending = false;
+        if (e.key === "h") navigate("/");
         const section = SECTIONS.find(([, , key]) => key === e.key);
         if (section) navigate(carried(section[0]));
       } else if (e.key === "g") {
         pending = true;
         setTimeout(() => (pending = false), 1000);
+      } else if (e.key === "?") {
+        e.preventDefault();
+        setHelp(true);
       }
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
   }, []);
-  const current = "/" + (path.split("/")[1] || "sessions");
+  const current = "/" + (path.split("/")[1] || "");
   return (
     <div class="app">
       <header class="topbar">
-        <Link href="/sessions" class="brand">
+        <Link href="/" class="brand" title="Overview (g h)">
           hl-local
         </Link>
         <nav aria-label="Sections">
@@ -69,10 +80,15 @@ function App() {
             </Link>
           ))}
         </nav>
+        <Storage />
+        <button type="button" class="help-button" title="Keyboard shortcuts (?)" aria-label="Keyboard shortcuts" onClick={() => setHelp(true)}>
+          ?
+        </button>
       </header>
       <main>
         <Page path={path} params={params} />
       </main>
+      {help && <ShortcutHelp onClose={() => setHelp(false)} />}
     </div>
   );
 }

@@ -60,3 +60,31 @@ export function carried(path: string): string {
 export function isPlainClick(event: MouseEvent): boolean {
   return event.button === 0 && !event.metaKey && !event.ctrlKey && !event.shiftKey && !event.altKey;
 }
+
+// The last URL each list page showed (its query, range and other filters), so a detail page's back
+// link returns to the list as it was, whichever way the detail page was reached.
+const LISTS_KEY = "hl-local:lists";
+const lists: Record<string, string> = (() => {
+  try {
+    return JSON.parse(sessionStorage.getItem(LISTS_KEY) ?? "{}") as Record<string, string>;
+  } catch {
+    return {};
+  }
+})();
+
+/** Remember the current URL as the list page of `section` ("/sessions", "/errors", …). */
+export function rememberList(section: string): void {
+  const here = location.pathname + location.search;
+  if (lists[section] === here) return;
+  lists[section] = here;
+  try {
+    sessionStorage.setItem(LISTS_KEY, JSON.stringify(lists));
+  } catch {
+    // storage may be full or off: the back link then carries only the time range
+  }
+}
+
+/** Where a back link to `section`'s list goes: the list as it was last shown, else with the range. */
+export function backTo(section: string): string {
+  return lists[section] ?? carried(section);
+}

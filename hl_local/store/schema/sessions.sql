@@ -26,5 +26,7 @@ CREATE TABLE sessions (
     user_object VARCHAR,                   -- identifySession user_object, JSON object
     properties VARCHAR,                    -- addSessionProperties, merged, JSON object
     started_ns BIGINT NOT NULL,            -- first initializeSession (or call) received
-    last_activity_ns BIGINT NOT NULL       -- last session call received (pushes: see session_stats)
+    last_activity_ns BIGINT NOT NULL,      -- last session call received (pushes: see session_stats)
+    origin VARCHAR                         -- the Origin header of its first initializeSession: the page
+                                           -- that sent it (schema 3; NULL when none was sent)
 );

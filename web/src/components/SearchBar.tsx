@@ -1,5 +1,6 @@
 // The search box: the search language (docs/search.md) with key and value suggestions from
 // /api/suggest, and a query that does not parse shown inline with a mark where it went wrong.
+// Enter always searches (Tab or a click takes a suggestion); clearing the box searches everything.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { type ApiError, type KeySuggestions, getApi } from "../api";
 import { navigate, withParams } from "../router";
@@ -40,11 +41,12 @@ async function suggestions(signal: Signal, text: string, caret: number): Promise
   return [start, reply.keys.map((k) => ({ text: `${k.key}=`, label: k.key, hint: k.kind }))];
 }
 
-export function SearchBar({ signal, query, error, placeholder }: {
+export function SearchBar({ signal, query, error, placeholder, onSearch }: {
   signal: Signal;
   query: string;
   error: ApiError | null;
   placeholder: string;
+  onSearch?: (query: string) => boolean; // true: it handled the query (e.g. a pasted id opened its page)
 }) {
   const [text, setText] = useState(query);
   const [items, setItems] = useState<Suggestion[]>([]);
@@ -79,6 +81,8 @@ export function SearchBar({ signal, query, error, placeholder }: {
   };
   const submit = (value: string) => {
     setItems([]);
+    request.current++; // a suggestion still on its way must not pop up over the results
+    if (onSearch?.(value.trim())) return;
     navigate(withParams({ query: value.trim() || null, cursor: null }));
   };
   const complete = (choice: Suggestion) => {
@@ -96,10 +100,11 @@ export function SearchBar({ signal, query, error, placeholder }: {
     if (items.length && (e.key === "ArrowDown" || e.key === "ArrowUp")) {
       e.preventDefault();
       setActive((a) => (a + (e.key === "ArrowDown" ? 1 : items.length - 1)) % items.length);
-    } else if (items.length && (e.key === "Tab" || (e.key === "Enter" && !e.ctrlKey))) {
+    } else if (items.length && e.key === "Tab" && !e.shiftKey) {
       e.preventDefault();
       complete(items[active]);
     } else if (e.key === "Enter") {
+      e.preventDefault();
       submit(text);
     } else if (e.key === "Escape") {
       setItems([]);
@@ -128,7 +133,9 @@ export function SearchBar({ signal, query, error, placeholder }: {
           onInput={(e) => {
             const value = e.currentTarget.value;
             setText(value);
-            refresh(value, e.currentTarget.selectionStart ?? value.length);
+            // the box's × (or deleting everything) clears the search at once
+            if (value === "" && query !== "") submit("");
+            else refresh(value, e.currentTarget.selectionStart ?? value.length);
           }}
           onKeyDown={onKey}
           onBlur={() => setTimeout(() => setItems([]), 150)}

@@ -2,7 +2,7 @@
 // links to a trace or to a session's replay at a moment. Recorded text is only ever JSX text.
 import { Fragment } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, type Frame, type LogLine, getApi } from "../api";
+import { ApiError, type Frame, type FrameContext, type LogLine, type SourcedFrame, getApi } from "../api";
 import { asText, clock, dateTime, timeOfDay } from "../format";
 import { Link } from "./Link";
 
@@ -23,20 +23,68 @@ export function LevelTag({ level }: { level: string | null | undefined }) {
   return <span class={`lvl lvl-${levelOf(level)}`}>{(level || "info").toLowerCase()}</span>;
 }
 
-/** Attributes as a key/value list; nested values as JSON text (never as HTML). */
-export function Attributes({ values, empty = "none" }: { values: Record<string, unknown> | null | undefined; empty?: string }) {
+/** `query` with `key=value` added (quoted when the value needs it), for a click-to-filter link. */
+export function addFilter(query: string, key: string, value: string): string {
+  const plain = /^[^\s()"'`=:<>!]+$/.test(value) && !/^(and|or|not|exists)$/i.test(value);
+  const quoted = plain ? value : `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+  const filter = `${key}=${quoted}`;
+  return query.trim() ? `${query.trim()} ${filter}` : filter;
+}
+
+/** Where a click on an attribute value goes: the list of that signal filtered by it (and the range). */
+export type FilterHref = (key: string, value: string) => string;
+
+/** The search language reaches only keys made of these characters (compile.py). */
+const SEARCHABLE_KEY = /^[A-Za-z0-9_.\-]+$/;
+
+/** Attributes as a key/value list; nested values as JSON text (never as HTML). With `filter`, a scalar
+ * value is a link to the list filtered by `key=value`. */
+export function Attributes({ values, empty = "none", filter }: {
+  values: Record<string, unknown> | null | undefined;
+  empty?: string;
+  filter?: FilterHref;
+}) {
   const entries = Object.entries(values ?? {}).sort(([a], [b]) => a.localeCompare(b));
   if (!entries.length) return <p class="muted small">{empty}</p>;
   return (
     <dl class="kv">
-      {entries.map(([key, value]) => (
-        <Fragment key={key}>
-          <dt>{key}</dt>
-          <dd>{asText(value)}</dd>
-        </Fragment>
-      ))}
+      {entries.map(([key, value]) => {
+        const scalar = typeof value === "string" || typeof value === "number" || typeof value === "boolean";
+        const text = asText(value);
+        return (
+          <Fragment key={key}>
+            <dt>{key}</dt>
+            <dd>
+              {filter && scalar && SEARCHABLE_KEY.test(key) && text !== "" ? (
+                <Link href={filter(key, String(value))} class="filter-value" title={`Filter by ${key}=${text}`}>
+                  {text}
+                </Link>
+              ) : (
+                text
+              )}
+            </dd>
+          </Fragment>
+        );
+      })}
     </dl>
   );
+}
+
+// ---------------------------------------------------------------- service colours
+
+const PALETTE = ["#4f7fe8", "#2e9e6a", "#d9822b", "#9b63dc", "#d24d74", "#2aa3b3", "#a8962a", "#7a8595",
+  "#c0582f", "#3f8f3a", "#5e6fd8", "#b5478f"];
+
+/** A colour per service name, the same on every page and every visit (a hash of the name). */
+export function colourOf(service: string | null | undefined): string {
+  const name = service || "";
+  let hash = 2166136261;
+  for (let i = 0; i < name.length; i++) hash = Math.imul(hash ^ name.charCodeAt(i), 16777619);
+  return PALETTE[(hash >>> 0) % PALETTE.length];
+}
+
+export function ServiceDot({ service }: { service: string | null | undefined }) {
+  return <span class="svc-dot" style={{ background: colourOf(service) }} aria-hidden="true" />;
 }
 
 export const shortId = (id: string) => (id.length > 12 ? id.slice(0, 8) + "…" : id);
@@ -74,12 +122,30 @@ function sessionStart(id: string): Promise<SessionStart> {
   return known;
 }
 
+/** What a replay link opens besides the moment: a panel tab, and the item to select in it. */
+export interface ReplayTarget {
+  tab?: "console" | "network" | "errors" | "logs" | "info";
+  error?: string | null; // an error id, in the Errors tab
+  request?: string | null; // a recorded request's id, in the Network tab
+  trace?: string | null; // the backend trace a recorded request started, in the Network tab
+}
+
+/** `/sessions/<id>` at the moment `t` (ms into the replay) with the tab and item of `target`. */
+export function replayHref(sessionId: string, t: number | null, target: ReplayTarget = {}): string {
+  const params = new URLSearchParams();
+  if (t !== null) params.set("t", String(t));
+  for (const [key, value] of Object.entries(target)) if (value) params.set(key, value);
+  const search = params.toString();
+  return `/sessions/${encodeURIComponent(sessionId)}` + (search ? `?${search}` : "");
+}
+
 /** A link to a session's replay at the moment `atNs` (backend telemetry can name a session id that no
  * browser ever recorded: then it says so instead of linking to a replay that does not exist). */
-export function SessionLink({ sessionId, atNs, offsetMs }: {
+export function SessionLink({ sessionId, atNs, offsetMs, target }: {
   sessionId: string | null | undefined;
   atNs?: number | null;
   offsetMs?: number | null;
+  target?: ReplayTarget;
 }) {
   const [start, setStart] = useState<SessionStart>({ state: "loading" });
   useEffect(() => {
@@ -103,7 +169,7 @@ export function SessionLink({ sessionId, atNs, offsetMs }: {
   if (t === null && start.state === "found" && start.firstMs !== null && atNs !== null && atNs !== undefined) {
     t = Math.max(0, Math.round(atNs / 1e6 - start.firstMs));
   }
-  const href = `/sessions/${encodeURIComponent(sessionId)}` + (t !== null ? `?t=${t}` : "");
+  const href = replayHref(sessionId, t, target);
   return (
     <Link href={href} title={`Session ${sessionId}`}>
       {t !== null ? `Replay at ${clock(t)}` : "Session replay"}
@@ -113,6 +179,9 @@ export function SessionLink({ sessionId, atNs, offsetMs }: {
 
 /** The session a line belongs to: its own, else the one its trace belongs to. */
 export const sessionOf = (log: LogLine) => log.session_id || log.linked_session_id || null;
+
+/** A log line's place in the replay: the Console tab for the browser's own lines, else Logs. */
+export const logTarget = (log: LogLine): ReplayTarget => ({ tab: log.source === "frontend" ? "console" : "logs" });
 
 /** Log lines in a short list (a trace's, an error's surroundings): each opens to its attributes. */
 export function LogRows({ logs, markNs, limit = 500, onSpan }: {
@@ -169,7 +238,7 @@ function LogItem({ log, marked, onSpan }: { log: LogLine; marked: boolean; onSpa
               </button>
             )}
             {log.trace_id && !onSpan && <Link href={traceHref(log.trace_id, log.span_id)}>Trace</Link>}
-            <SessionLink sessionId={sessionOf(log)} atNs={log.time_ns} />
+            <SessionLink sessionId={sessionOf(log)} atNs={log.time_ns} target={logTarget(log)} />
           </div>
         </div>
       )}
@@ -182,21 +251,95 @@ export const firstLine = (text: string) => {
   return cut < 0 ? text : text.slice(0, cut) + " …";
 };
 
-export function Frames({ frames, stack }: { frames: Frame[] | null; stack?: string | null }) {
+/** A stack: each frame with its function and place, and, for frames the server found on this machine
+ * (SourcedFrame, hl_local/source/), the lines around it, a link to open it in the editor, where a source
+ * map took it from, and why a map or the lines are missing. The first frame with lines starts open. */
+export function Frames({ frames, stack }: { frames: (Frame | SourcedFrame)[] | null; stack?: string | null }) {
   if (!frames?.length) return stack ? <pre class="code">{stack}</pre> : <p class="muted">no stack trace</p>;
+  const opened = frames.findIndex((f) => sourcedOf(f)?.context?.status === "ok");
   return (
     <ol class="frames">
       {frames.map((f, i) => (
         <li key={i}>
-          <span class="fn">{f.function || "(anonymous)"}</span>{" "}
-          <span class="file">
-            {f.file ?? "?"}
-            {f.line !== null ? `:${f.line}` : ""}
-            {f.column !== null ? `:${f.column}` : ""}
-          </span>
+          <FrameItem frame={f} open={i === opened} />
         </li>
       ))}
     </ol>
   );
 }
 
+const sourcedOf = (f: Frame | SourcedFrame): SourcedFrame | null => ("context" in f ? f : null);
+
+const place = (f: Frame) => `${f.file ?? "?"}${f.line !== null ? `:${f.line}` : ""}${f.column !== null ? `:${f.column}` : ""}`;
+
+function FrameItem({ frame, open }: { frame: Frame | SourcedFrame; open: boolean }) {
+  const sourced = sourcedOf(frame);
+  const context = sourced?.context ?? null;
+  const map = sourced?.source_map ?? null;
+  const head = (
+    <span class="frame-head">
+      <span class="fn">{frame.function || "(anonymous)"}</span>{" "}
+      <span class="file" title={context?.path ?? undefined}>
+        {place(frame)}
+      </span>
+      {context?.editor_url && (
+        <a class="open-editor" href={context.editor_url} title={`Open ${context.path} in your editor`}>
+          open
+        </a>
+      )}
+    </span>
+  );
+  const notes = (
+    <>
+      {sourced?.generated && (
+        <div class="frame-note" title={map?.detail ?? undefined}>
+          mapped from {place(sourced.generated)}
+          {map?.origin ? ` by ${map.origin}` : ""}
+        </div>
+      )}
+      {map && map.status !== "applied" && (
+        <div class="frame-note warn" title={`source map: ${map.status}`}>
+          no source map applied: {map.detail}
+        </div>
+      )}
+      {context && context.status !== "ok" && context.status !== "no_file" && (
+        <div class="frame-note" title={`source: ${context.status}`}>
+          source not shown: {context.detail}
+        </div>
+      )}
+      {context?.modified_after && (
+        <div class="frame-note warn">the file changed after this error: its lines may have moved</div>
+      )}
+    </>
+  );
+  if (context?.status !== "ok") {
+    return (
+      <>
+        {head}
+        {notes}
+      </>
+    );
+  }
+  return (
+    <details class="frame-source" open={open}>
+      <summary>{head}</summary>
+      {notes}
+      <SourceLines context={context} line={frame.line} />
+    </details>
+  );
+}
+
+/** The lines around a frame, numbered, the frame's own line marked (text only, never HTML). */
+function SourceLines({ context, line }: { context: FrameContext; line: number | null }) {
+  const first = context.first_line ?? 1;
+  return (
+    <pre class="source-lines" aria-label={`Source around line ${line ?? "?"}`}>
+      {context.lines.map((text, i) => (
+        <div key={i} class={first + i === line ? "hit" : undefined}>
+          <span class="ln">{first + i}</span>
+          {text || " "}
+        </div>
+      ))}
+    </pre>
+  );
+}

@@ -3,7 +3,17 @@
 // each with one click to its session at that moment, its trace, and the log lines around it.
 import "./signals.css";
 import { useEffect, useState } from "preact/hooks";
-import { type ErrorGroup, type ErrorGroupDetail, type Occurrence, type State, type StateChanged, apiUrl, getApi, patchJson } from "../api";
+import {
+  type ErrorGroup,
+  type ErrorGroupDetail,
+  type Occurrence,
+  type State,
+  type StateChanged,
+  apiUrl,
+  getApi,
+  patchJson,
+} from "../api";
+import { Legend, TimeChart } from "../components/Chart";
 import { Link } from "../components/Link";
 import { ListStatus, ListToolbar } from "../components/ListPage";
 import { VirtualList } from "../components/VirtualList";
@@ -11,8 +21,9 @@ import { useFetched } from "../fetched";
 import { ago, asText, dateTime, timeOfDay } from "../format";
 import { useLive } from "../live";
 import { usePaged } from "../paging";
-import { carried, navigate, withParams } from "../router";
+import { backTo, carried, navigate, withParams } from "../router";
 import { Frames, LogRows, SessionLink, shortId, traceHref } from "../components/telemetry";
+import { GroupFacets, GroupSessions } from "./error-depth";
 import { useRange } from "../components/TimeRange";
 
 const ROW_HEIGHT = 52;
@@ -234,8 +245,10 @@ export function ErrorGroupPage({ groupId, params }: { groupId: string; params: U
         </div>
         <StateButtons group={group} onChange={(state) => fetched.set({ ...group, state })} />
       </header>
+      <GroupChart groupId={groupId} params={params} />
       <div class="group-body">
         <div class="group-main">
+          <GroupFacets groupId={groupId} params={params} />
           <h4>Stack of the newest occurrence</h4>
           <div class="stack-box">
             <Frames frames={newest.frames} stack={newest.stack} />
@@ -270,6 +283,7 @@ export function ErrorGroupPage({ groupId, params }: { groupId: string; params: U
               Load older occurrences
             </button>
           )}
+          <GroupSessions groupId={groupId} params={params} />
         </div>
         {current && <OccurrencePanel errorId={current} newestStack={newest.stack} />}
       </div>
@@ -279,7 +293,7 @@ export function ErrorGroupPage({ groupId, params }: { groupId: string; params: U
 
 function BackToErrors() {
   return (
-    <Link href={carried("/errors")} class="back">
+    <Link href={backTo("/errors")} class="back">
       ← Errors
     </Link>
   );
@@ -342,7 +356,12 @@ function OccurrencePanel({ errorId, newestStack }: { errorId: string; newestStac
       <div class="side-head">
         <strong>Occurrence</strong>
         <div class="links">
-          <SessionLink sessionId={error.session_id} offsetMs={error.session_offset_ms} atNs={error.time_ns} />
+          <SessionLink
+            sessionId={error.session_id}
+            offsetMs={error.session_offset_ms}
+            atNs={error.time_ns}
+            target={{ tab: "errors", error: error.error_id }}
+          />
           {error.trace_id && <Link href={traceHref(error.trace_id, error.span_id)}>Trace</Link>}
           {error.trace_id && (
             <Link href={`/logs?query=${encodeURIComponent(`trace_id=${error.trace_id}`)}`}>Trace logs</Link>
@@ -376,3 +395,60 @@ function OccurrencePanel({ errorId, newestStack }: { errorId: string; newestStac
     </aside>
   );
 }
+
+/** Occurrences over the list's time range (or the group's whole life), bars per bucket; a drag or a click
+ * narrows the range. */
+function GroupChart({ groupId, params }: { groupId: string; params: URLSearchParams }) {
+  const range = useRange(params);
+  const fetched = useFetched(
+    (signal) => getApi("/api/error-groups/{group_id}/chart", { group_id: groupId, buckets: 60, ...range }, signal),
+    [groupId, range],
+    true,
+  );
+  useLive(["errors"], fetched.reload, 3000);
+  const chart = fetched.data;
+  if (!chart) return <div class="group-chart" />;
+  const zoom = (startNs: number, endNs: number) =>
+    navigate(
+      withParams({
+        range: null,
+        start: new Date(Math.floor(startNs / 1e6)).toISOString(),
+        end: new Date(Math.ceil(endNs / 1e6)).toISOString(),
+      }),
+    );
+  const series = [
+    { label: "occurrences", values: chart.counts, colour: "#d24d74" },
+    { label: "sessions hit", values: chart.sessions, colour: "#4f7fe8" },
+  ];
+  return (
+    <div class="group-chart">
+      <div class="chart-title">
+        <h4>Occurrences over time</h4>
+        <TimeRangeNote params={params} />
+      </div>
+      <TimeChart
+        startNs={chart.start_ns}
+        bucketNs={chart.bucket_ns}
+        series={series}
+        bars
+        whole
+        height={140}
+        format={(v) => String(Math.round(v))}
+        label={`Occurrences over time, ${chart.counts.reduce((a, n) => a + n, 0)} in all`}
+        onRange={zoom}
+      />
+      <Legend series={series} />
+    </div>
+  );
+}
+
+function TimeRangeNote({ params }: { params: URLSearchParams }) {
+  const custom = params.has("start") || params.has("end") || params.has("range");
+  if (!custom) return <span class="muted small">the group's whole life</span>;
+  return (
+    <span class="muted small">
+      the list's time range · <Link href={withParams({ range: null, start: null, end: null })}>whole life</Link>
+    </span>
+  );
+}
+

@@ -19,8 +19,10 @@ import {
   LEVELS,
   LevelTag,
   SessionLink,
+  addFilter,
   firstLine,
   levelOf,
+  logTarget,
   sessionOf,
   traceHref,
 } from "../components/telemetry";
@@ -106,7 +108,7 @@ export function LogsPage({ params }: { params: URLSearchParams }) {
             />
           )}
         </div>
-        {selected && <LogDetail log={selected} onClose={() => setSelected(null)} />}
+        {selected && <LogDetail log={selected} query={query} onClose={() => setSelected(null)} />}
       </div>
       <ListStatus list={list} noun="line">
         {live ? " · live" : " · paused"}
@@ -135,7 +137,48 @@ function LogListRow({ log, active, onOpen }: { log: LogLine; active: boolean; on
   );
 }
 
-function LogDetail({ log, onClose }: { log: LogLine; onClose: () => void }) {
+/** The body: the list's preview, and the whole line on request (a body can be 50 MB). */
+function LogBody({ log }: { log: LogLine }) {
+  const [whole, setWhole] = useState<string | null>(null);
+  const [state, setState] = useState<"preview" | "loading" | "failed">("preview");
+  useEffect(() => {
+    setWhole(null);
+    setState("preview");
+  }, [log]);
+  const load = () => {
+    if (!log.line_id) return;
+    setState("loading");
+    getApi("/api/log-lines/{line_id}", { line_id: log.line_id })
+      .then((line) => setWhole(line.body))
+      .catch(() => setState("failed"));
+  };
+  return (
+    <>
+      <pre class="code">{whole ?? log.body}</pre>
+      {log.body_truncated && whole === null && (
+        <p class="note">
+          The first {log.body.length.toLocaleString()} characters of {formatBytes(log.body_bytes)}.{" "}
+          {log.line_id && (
+            <button type="button" class="linkish" disabled={state === "loading"} onClick={load}>
+              {state === "loading" ? "Loading…" : "Show the whole line"}
+            </button>
+          )}
+          {state === "failed" && " It could not be loaded (it may have been pruned)."}
+        </p>
+      )}
+    </>
+  );
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${n} bytes`;
+}
+
+function LogDetail({ log, query, onClose }: { log: LogLine; query: string; onClose: () => void }) {
+  // an attribute's value clicked: this search narrowed to lines that have it
+  const filter = (key: string, value: string) => withParams({ query: addFilter(query, key, value), cursor: null });
   const close = useRef<HTMLButtonElement>(null);
   useEffect(() => close.current?.focus(), [log]);
   const about: [string, unknown][] = [
@@ -156,16 +199,16 @@ function LogDetail({ log, onClose }: { log: LogLine; onClose: () => void }) {
         <LevelTag level={log.level} />
         <div class="links">
           {log.trace_id && <Link href={traceHref(log.trace_id, log.span_id)}>Trace</Link>}
-          <SessionLink sessionId={sessionOf(log)} atNs={log.time_ns} />
+          <SessionLink sessionId={sessionOf(log)} atNs={log.time_ns} target={logTarget(log)} />
         </div>
         <button type="button" ref={close} class="close" aria-label="Close" title="Close (Esc)" onClick={onClose}>
           ×
         </button>
       </div>
       <div class="side-body">
-        <pre class="code">{log.body}</pre>
+        <LogBody log={log} />
         <h4>Attributes</h4>
-        <Attributes values={log.attributes} />
+        <Attributes values={log.attributes} filter={filter} />
         {log.frames && log.frames.length > 0 && (
           <>
             <h4>Stack</h4>
@@ -184,7 +227,7 @@ function LogDetail({ log, onClose }: { log: LogLine; onClose: () => void }) {
             ))}
         </dl>
         <h4>Resource</h4>
-        <Attributes values={log.resource_attributes} />
+        <Attributes values={log.resource_attributes} filter={filter} />
       </div>
     </aside>
   );

@@ -42,7 +42,7 @@ function SessionLine({ session }: { session: SessionRow }) {
       <span class="cell num" title="pages">
         {session.page_count ?? 0}
       </span>
-      <span class={`cell num ${errors ? "bad" : "muted"}`} title="errors">
+      <span class={`cell num ${errors ? "bad" : "muted"}`} title="errors: the browser's, and the backend errors of the traces its requests started">
         {errors}
       </span>
       <span class="cell url" title={session.first_url ?? ""}>
@@ -100,7 +100,8 @@ function Empty({ query }: { query: string }) {
     <div class="empty">
       <p>No sessions recorded yet.</p>
       <p>
-        Point the browser SDK here: <code>H.init("1", {"{"} backendUrl: "{location.origin}/public" {"}"})</code>
+        Point the browser SDK here: <code>H.init("1", {"{"} backendUrl: "{location.origin}/public" {"}"})</code>;{" "}
+        <Link href="/">the home page</Link> has the whole set-up for each SDK.
       </p>
     </div>
   );

@@ -1,9 +1,10 @@
-// Traces: a searchable list of traces, and one trace as a waterfall (spans nested by parent, bars by
-// start and duration, coloured by service) with the selected span's attributes, events and links,
-// the trace's logs and errors, and the session that caused it. The waterfall is one flat, virtualised
-// list of rows, so a 10,000-span trace renders only the rows in view.
+// Traces: a searchable list of traces (newest or longest first, with a duration scatter), and one trace
+// as a waterfall (spans nested by parent, bars by start and duration, coloured by service) under a
+// minimap that zooms it, with the selected span's attributes, events and links, the trace's logs and
+// errors, and the session that caused it. The waterfall is one flat, virtualised list of rows, so a
+// 10,000-span trace renders only the rows in view.
 import "./signals.css";
-import { useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { type Span, type Trace, type TraceError, type TraceRow, getApi } from "../api";
 import { ExportLinks } from "../components/ExportLinks";
 import { Link } from "../components/Link";
@@ -14,22 +15,52 @@ import { useFetched } from "../fetched";
 import { ago, dateTime, duration, timeOfDay } from "../format";
 import { useLive } from "../live";
 import { usePaged } from "../paging";
-import { carried, navigate, withParams } from "../router";
-import { Attributes, Frames, LogRows, SessionLink, shortId, traceHref } from "../components/telemetry";
+import { backTo, carried, navigate, withParams } from "../router";
+import { isTyping } from "../components/Shortcuts";
+import {
+  Attributes,
+  Frames,
+  LogRows,
+  ServiceDot,
+  SessionLink,
+  addFilter,
+  colourOf,
+  shortId,
+  traceHref,
+} from "../components/telemetry";
 import { useRange } from "../components/TimeRange";
+import { DurationScatter, Minimap, type Window, windowTicks } from "./trace-views";
 
 const KINDS = ["unspecified", "internal", "server", "client", "producer", "consumer"];
+// The list's order (`sort` in the URL): newest first, longest first, or traces with errors first (a
+// test run's failing tests, as `hl-local run` links them).
+const ORDERS = [
+  ["start", "Newest"],
+  ["duration", "Longest"],
+  ["errors", "Errors first"],
+] as const;
+type Order = (typeof ORDERS)[number][0];
 const STATUS_ERROR = 2;
 const nsDuration = (ns: number) => duration(ns / 1e6);
 
 // ---------------------------------------------------------------- the trace list
 
+const TRACE_ID = /^[0-9a-f]{32}$/i;
+
 export function TracesPage({ params }: { params: URLSearchParams }) {
   const query = params.get("query") ?? "";
+  const sort: Order = ORDERS.find(([key]) => key === params.get("sort"))?.[0] ?? "start";
   const range = useRange(params);
-  const list = usePaged("/api/traces", { query, ...range }, (t) => t.trace_id, 200);
-  useLive(["traces"], list.refresh, 2000);
+  const list = usePaged("/api/traces", { query, sort: sort === "start" ? null : sort, ...range }, (t) => t.trace_id, 200);
+  useLive(["traces"], () => sort === "start" && list.refresh(), 2000);
   const longest = Math.max(1, ...list.items.map((t) => t.duration_ns));
+  // a trace id pasted or typed in the search box opens that trace
+  const openTraceId = (text: string) => {
+    const id = text.replace(/^trace_id\s*[=:]\s*/, "").trim();
+    if (!TRACE_ID.test(id)) return false;
+    navigate(`/traces/${id.toLowerCase()}`);
+    return true;
+  };
   return (
     <section class="page signals">
       <ListToolbar
@@ -37,8 +68,24 @@ export function TracesPage({ params }: { params: URLSearchParams }) {
         params={params}
         query={query}
         list={list}
-        placeholder="Search traces: duration>500ms has_errors=true service_name=api span_name=…"
-      />
+        placeholder="Search traces: duration>500ms has_errors=true service_name=api span_name=… (or paste a trace id)"
+        onSearch={openTraceId}
+      >
+        <div class="segmented" role="group" aria-label="Order">
+          {ORDERS.map(([key, label]) => (
+            <button
+              type="button"
+              key={key}
+              aria-pressed={sort === key}
+              class={sort === key ? "on" : ""}
+              onClick={() => navigate(withParams({ sort: key === "start" ? null : key }))}
+            >
+              {label}
+            </button>
+          ))}
+        </div>
+      </ListToolbar>
+      {list.items.length > 1 && <DurationScatter traces={list.items} />}
       <div class="list-head trace-row" aria-hidden="true">
         <span>Started</span>
         <span>Root span</span>
@@ -106,26 +153,6 @@ function EmptyTraces({ query }: { query: string }) {
       </p>
     </div>
   );
-}
-
-// ---------------------------------------------------------------- service colours
-
-const PALETTE = ["#4f7fe8", "#2e9e6a", "#d9822b", "#9b63dc", "#d24d74", "#2aa3b3", "#a8962a", "#7a8595"];
-const serviceColours = new Map<string, string>();
-
-/** A colour per service, in order of first sight, so the first services of a trace differ. */
-function colourOf(service: string | null | undefined): string {
-  const key = service || "";
-  let colour = serviceColours.get(key);
-  if (!colour) {
-    colour = PALETTE[serviceColours.size % PALETTE.length];
-    serviceColours.set(key, colour);
-  }
-  return colour;
-}
-
-function ServiceDot({ service }: { service: string | null | undefined }) {
-  return <span class="svc-dot" style={{ background: colourOf(service) }} aria-hidden="true" />;
 }
 
 // ---------------------------------------------------------------- one trace
@@ -210,7 +237,7 @@ export function TracePage({ traceId, params }: { traceId: string; params: URLSea
 
 function BackToTraces() {
   return (
-    <Link href={carried("/traces")} class="back">
+    <Link href={backTo("/traces")} class="back">
       ← Traces
     </Link>
   );
@@ -223,6 +250,7 @@ function TraceView({ trace, params }: { trace: Trace; params: URLSearchParams })
   const [collapsed, setCollapsed] = useState<Set<string>>(new Set());
   const [filter, setFilter] = useState("");
   const [tab, setTab] = useState<Tab>("span");
+  const [win, setWin] = useState<Window>({ from: 0, to: 1 }); // the part of the trace the lanes show
   const spanParam = params.get("span");
   const selectedId = spanParam && trace.spans.some((s) => s.span_id === spanParam) ? spanParam : nodes[0]?.span.span_id;
   const errorSpans = useMemo(() => new Set(trace.errors.map((e) => e.span_id).filter(Boolean)), [trace]);
@@ -256,20 +284,42 @@ function TraceView({ trace, params }: { trace: Trace; params: URLSearchParams })
     else next.add(spanId);
     setCollapsed(next);
   };
+  const zoomAround = (factor: number) => {
+    // around the selected span's middle, so + keeps it in view
+    const span = selected ?? trace.spans[0];
+    const total = Math.max(1, trace.duration_ns);
+    const middle = span ? (span.start_ns - trace.start_ns + span.duration_ns / 2) / total : 0.5;
+    const width = Math.min(1, Math.max(1e-4, (win.to - win.from) * factor));
+    const from = Math.min(1 - width, Math.max(0, middle - width / 2));
+    setWin(width >= 1 ? { from: 0, to: 1 } : { from, to: from + width });
+  };
+  // The keys work from anywhere on the page (no row needs the focus first), except in a text field.
   const onKey = (e: KeyboardEvent) => {
-    const target = e.target as HTMLElement;
-    if (/INPUT|TEXTAREA|SELECT/.test(target.tagName)) return;
+    if (isTyping(e.target) || e.metaKey || e.ctrlKey || e.altKey) return;
     const node = rows[selectedIndex];
     if (e.key === "ArrowDown" || e.key === "ArrowUp" || e.key === "j" || e.key === "k") {
       e.preventDefault();
       const step = e.key === "ArrowDown" || e.key === "j" ? 1 : -1;
-      const next = rows[Math.min(rows.length - 1, Math.max(0, selectedIndex + step))];
+      const next = rows[Math.min(rows.length - 1, Math.max(0, (selectedIndex < 0 ? -1 : selectedIndex) + step))];
       if (next) select(next.span.span_id, tab);
     } else if (node && (e.key === "ArrowLeft" || e.key === "ArrowRight") && node.size > 0 && !filter) {
       e.preventDefault();
       if (collapsed.has(node.span.span_id) === (e.key === "ArrowRight")) toggle(node.span.span_id);
+    } else if (e.key === "+" || e.key === "=") {
+      zoomAround(0.5);
+    } else if (e.key === "-" || e.key === "_") {
+      zoomAround(2);
+    } else if (e.key === "0") {
+      setWin({ from: 0, to: 1 });
     }
   };
+  const keys = useRef(onKey);
+  keys.current = onKey;
+  useEffect(() => {
+    const listener = (e: KeyboardEvent) => keys.current(e);
+    window.addEventListener("keydown", listener);
+    return () => window.removeEventListener("keydown", listener);
+  }, []);
 
   const root = nodes[0]?.span;
   const services = new Set(trace.spans.map((s) => s.service_name || "")).size;
@@ -297,7 +347,11 @@ function TraceView({ trace, params }: { trace: Trace; params: URLSearchParams })
             </span>
             {failed > 0 && <span class="bad">{failed} failed</span>}
             <span class="links">
-              <SessionLink sessionId={trace.session_id} atNs={trace.start_ns} />
+              <SessionLink
+                sessionId={trace.session_id}
+                atNs={trace.start_ns}
+                target={{ tab: "network", trace: trace.trace_id }}
+              />
               <Link href={`/logs?query=${encodeURIComponent(`trace_id=${trace.trace_id}`)}`}>Logs</Link>
             </span>
             <ExportLinks trace={trace.trace_id} formats={["html", "duckdb", "otlp-json"]} />
@@ -305,7 +359,8 @@ function TraceView({ trace, params }: { trace: Trace; params: URLSearchParams })
         </div>
       </header>
       <div class="split with-side trace-split">
-        <div class="split-main waterfall" onKeyDown={onKey}>
+        <div class={`split-main waterfall ${win.from > 0 || win.to < 1 ? "zoomed" : ""}`}>
+          <Minimap nodes={nodes} trace={trace} win={win} onWindow={setWin} selectedId={selectedId ?? null} />
           <div class="wf-tools">
             <input
               type="search"
@@ -325,13 +380,18 @@ function TraceView({ trace, params }: { trace: Trace; params: URLSearchParams })
                 </button>
               </>
             )}
+            {(win.from > 0 || win.to < 1) && (
+              <button type="button" onClick={() => setWin({ from: 0, to: 1 })} title="Show the whole trace (0)">
+                Zoom out
+              </button>
+            )}
             <span class="muted small">
-              {filter ? `${rows.length} of ${nodes.length} spans match` : "↑↓ select · ←→ fold"}
+              {filter ? `${rows.length} of ${nodes.length} spans match` : "↑↓ select · ←→ fold · + − 0 zoom"}
             </span>
           </div>
           <div class="wf-row wf-head" aria-hidden="true">
             <span class="wf-name">Span</span>
-            <Ticks total={trace.duration_ns} />
+            <Ticks total={trace.duration_ns} win={win} />
           </div>
           <VirtualList
             label="Spans"
@@ -342,6 +402,7 @@ function TraceView({ trace, params }: { trace: Trace; params: URLSearchParams })
               <SpanRow
                 node={node}
                 trace={trace}
+                win={win}
                 selected={node.span.span_id === selectedId}
                 collapsed={collapsed.has(node.span.span_id)}
                 flat={!!filter}
@@ -373,15 +434,17 @@ function TraceView({ trace, params }: { trace: Trace; params: URLSearchParams })
   );
 }
 
-function Ticks({ total }: { total: number }) {
+function Ticks({ total, win }: { total: number; win: Window }) {
+  const [first, ...rest] = windowTicks(total, win);
+  const last = rest.pop();
   return (
     <span class="wf-lane ticks">
-      {[0, 0.25, 0.5, 0.75].map((f) => (
+      {[first, ...rest].map(([f, at]) => (
         <span key={f} class="tick" style={{ left: `${f * 100}%` }}>
-          {f ? nsDuration(total * f) : "0"}
+          {at ? nsDuration(at) : "0"}
         </span>
       ))}
-      <span class="tick end">{nsDuration(total)}</span>
+      {last && <span class="tick end">{nsDuration(last[1])}</span>}
     </span>
   );
 }
@@ -390,9 +453,10 @@ function Ticks({ total }: { total: number }) {
 const indent = (depth: number) => (depth <= 8 ? depth * 14 : Math.min(200, 112 + (depth - 8) * 3));
 
 /** One waterfall row: cheap on purpose (a few spans and one bar), thousands may scroll past. */
-function SpanRow({ node, trace, selected, collapsed, flat, hasError, onSelect, onToggle }: {
+function SpanRow({ node, trace, win, selected, collapsed, flat, hasError, onSelect, onToggle }: {
   node: Node;
   trace: Trace;
+  win: Window;
   selected: boolean;
   collapsed: boolean;
   flat: boolean;
@@ -402,8 +466,9 @@ function SpanRow({ node, trace, selected, collapsed, flat, hasError, onSelect, o
 }) {
   const { span, depth, size } = node;
   const total = Math.max(1, trace.duration_ns);
-  const left = ((span.start_ns - trace.start_ns) / total) * 100;
-  const width = Math.max(0.15, (span.duration_ns / total) * 100);
+  const shown = Math.max(1e-9, win.to - win.from);
+  const left = (((span.start_ns - trace.start_ns) / total - win.from) / shown) * 100;
+  const width = Math.max(0.15, (span.duration_ns / total / shown) * 100);
   const failed = span.status_code === STATUS_ERROR || hasError;
   return (
     <div class={`wf-row ${selected ? "selected" : ""} ${failed ? "failed" : ""}`}>
@@ -477,7 +542,13 @@ function SpanDetail({ span, trace, onSelect }: { span: Span; trace: Trace; onSel
         {span.parent_span_id && !parent && [<dt key="p-t">Parent</dt>, <dd key="p-d">{span.parent_span_id} (not received)</dd>]}
       </dl>
       <div class="links">
-        {sessionId && <SessionLink sessionId={sessionId} atNs={span.start_ns} />}
+        {sessionId && (
+          <SessionLink
+            sessionId={sessionId}
+            atNs={span.start_ns}
+            target={span.request_id ? { tab: "network", request: span.request_id } : { tab: "network", trace: trace.trace_id }}
+          />
+        )}
         {logs > 0 && (
           <Link href={`/logs?query=${encodeURIComponent(`span_id=${span.span_id}`)}`}>
             {logs} log line{logs === 1 ? "" : "s"}
@@ -485,7 +556,7 @@ function SpanDetail({ span, trace, onSelect }: { span: Span; trace: Trace; onSel
         )}
       </div>
       <h4>Attributes</h4>
-      <Attributes values={span.attributes} />
+      <Attributes values={span.attributes} filter={spanFilter} />
       <h4>Events {span.events?.length ? <span class="muted">({span.events.length})</span> : null}</h4>
       {span.events?.length ? (
         <ol class="events">
@@ -524,10 +595,16 @@ function SpanDetail({ span, trace, onSelect }: { span: Span; trace: Trace; onSel
         <p class="muted small">none</p>
       )}
       <h4>Resource</h4>
-      <Attributes values={span.resource_attributes} />
+      <Attributes values={span.resource_attributes} filter={spanFilter} />
     </div>
   );
 }
+
+/** A span attribute's value clicked: the traces with a span that has it (in the range carried). */
+const spanFilter = (key: string, value: string) => {
+  const list = carried("/traces");
+  return list + (list.includes("?") ? "&" : "?") + `query=${encodeURIComponent(addFilter("", key, value))}`;
+};
 
 function TraceErrors({ errors, onSpan }: { errors: TraceError[]; onSpan: (spanId: string) => void }) {
   if (!errors.length) return <p class="muted small">No errors in this trace.</p>;

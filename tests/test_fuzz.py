@@ -235,6 +235,18 @@ def test_the_public_decoder_stores_or_refuses_whatever_it_gets(cursor: Any) -> N
     check()
 
 
+def _soak_check(soak: Any, cursor: Any, signal: str) -> Any:
+    """One signal's random property, bound to its signal here: @given takes no function with defaults."""
+
+    @soak
+    @given(otlp_bodies(signal))
+    def check(case: tuple[str, bytes]) -> None:
+        decode = DECODERS[signal][0 if case[0] == "proto" else 1]
+        stored_or_refused(cursor, lambda: [decode(case[1])])
+
+    return check
+
+
 @pytest.mark.soak
 def test_soak_every_decoder_for_a_while(cursor: Any) -> None:
     """The same properties, random (not derandomized), until FUZZ_SOAK_S has passed."""
@@ -243,14 +255,7 @@ def test_soak_every_decoder_for_a_while(cursor: Any) -> None:
     rounds = 0
     while time.monotonic() < deadline:
         for signal in SIGNALS:
-
-            @soak
-            @given(otlp_bodies(signal))
-            def check(case: tuple[str, bytes], signal: str = signal) -> None:
-                decode = DECODERS[signal][0 if case[0] == "proto" else 1]
-                stored_or_refused(cursor, lambda: [decode(case[1])])
-
-            check()
+            _soak_check(soak, cursor, signal)()
 
         @soak
         @given(PUBLIC_BODIES)

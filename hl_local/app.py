@@ -57,8 +57,10 @@ def _read_only(request: Request[Any, Any, Any], exc: ReadOnly) -> Response[Error
     return Response(ErrorBody(503, str(exc), None), status_code=503)
 
 
-def _host_guard(allowed: set[str]) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
-    """Refuse API requests whose Host is not ours: a DNS-rebinding page cannot read telemetry."""
+def _before_api(allowed: set[str]) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
+    """Refuse API requests whose Host is not ours: a DNS-rebinding page cannot read telemetry.
+    Then wait for the errors derived from what was acknowledged before (store/error_writes.py),
+    so that what a client sent and was acknowledged is what it reads."""
 
     async def guard(
         request: Request[Any, Any, Any],
@@ -68,6 +70,9 @@ def _host_guard(allowed: set[str]) -> Callable[[Request[Any, Any, Any]], Awaitab
         host = request.headers.get("host", "")
         if host_name(host) not in allowed:
             raise PermissionDeniedException(f"Host {host!r} is not allowed; open hl-local via localhost")
+        writer: Writer | None = request.app.state.get("writer")
+        if writer is not None:
+            await writer.settle()
 
     return guard
 
@@ -121,7 +126,7 @@ def _litestar(state: State, allowed_hosts: set[str]) -> Litestar:
             *ui_handlers,
         ],
         state=state,
-        before_request=_host_guard(allowed_hosts),
+        before_request=_before_api(allowed_hosts),
         exception_handlers={HTTP_500_INTERNAL_SERVER_ERROR: _unexpected_failure, ReadOnly: _read_only},
         plugins=[JsonTextSchema()],  # JSON text columns: described as the JSON they hold
         # JSON only: litestar's browsable pages load scripts from CDNs, and hl-local makes no

@@ -73,6 +73,14 @@ class SchemaMismatch(HlLocalError):
     pass
 
 
+class WriterStopped(HlLocalError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"the database writer stopped ({reason}), so nothing more could be stored; hl-local "
+            "stopped too. Everything acknowledged before is in the database: start hl-local again"
+        )
+
+
 class ExportError(HlLocalError):
     """An export or import that cannot be done as asked; the message says what to change."""
 

@@ -26,7 +26,7 @@ from hl_local import __version__, instance
 from hl_local.app import create_app
 from hl_local.config import Settings
 from hl_local.connections import BoundedHttpProtocol, raise_file_limit
-from hl_local.errors import AlreadyRunning, PortInUse
+from hl_local.errors import AlreadyRunning, PortInUse, WriterStopped
 from hl_local.ingest.otlp_grpc import start_grpc_server
 from hl_local.query.overview import Addresses
 from hl_local.source.frames import Sources
@@ -88,9 +88,10 @@ def _port(sock: socket.socket) -> int:
 
 async def serve(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
     started = time.perf_counter()
-    ui = bind_socket("the UI and API", settings.host, settings.port)
-    sockets = [ui]
+    sockets: list[socket.socket] = []
     try:
+        ui = bind_socket("the UI and API", settings.host, settings.port)
+        sockets.append(ui)
         if settings.otlp_http_port != settings.port or settings.port == 0:
             sockets.append(bind_socket("OTLP/HTTP", settings.host, settings.otlp_http_port))
         _check_grpc_port(settings.host, settings.otlp_grpc_port)
@@ -101,13 +102,19 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
         raise
     limits = Limits(settings.max_size, settings.max_age * 1_000_000_000)
     sources = Sources.from_settings(settings)
-    writer = Writer(store, settings.max_pending_rows, limits, frames_for_grouping=sources.for_grouping)
+    stop = _StopOnSignal()
+    loop = asyncio.get_running_loop()
+
+    def stop_serving() -> None:  # the writer is gone: a server that never acknowledges must not stay up
+        loop.call_soon_threadsafe(stop.stop)
+
+    writer = Writer(store, settings.max_pending_rows, limits, frames_for_grouping=sources.for_grouping,
+                    on_failure=stop_serving)  # fmt: skip
     writer.start()
     forwarder = _forwarder(settings)
     grpc_server = None
     ready = False
     stop_watching, watching, reporting = asyncio.Event(), None, None
-    stop = _StopOnSignal()
     try:
         if forwarder is not None:
             await forwarder.start()
@@ -173,13 +180,15 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
         # Frozen objects are never collected, and at exit DuckDB's bindings (nanobind) would report
         # every one of theirs still alive as "leaked": dozens of alarming lines after a clean stop.
         gc.unfreeze()
-        if ready:  # a start-up failure is reported by the caller, as one line
+        if ready and writer.failure is None:  # a failure is reported by the caller, as one line
             done = (
                 "the file was not changed"
                 if settings.read_only
                 else "everything acknowledged is in the database"
             )
             print(f"hl-local stopped; {done}", file=sys.stderr, flush=True)
+    if writer.failure is not None:
+        raise WriterStopped(str(writer.failure).splitlines()[0] or type(writer.failure).__name__)
 
 
 def _forwarder(settings: Settings) -> Forwarder | None:
@@ -209,6 +218,9 @@ class _StopOnSignal:
         server.should_exit = self.requested  # uvicorn then starts and shuts down at once
 
     def _handle(self, signum: int, frame: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
         self.requested = True
         if self._server is not None:
             self._server.should_exit = True

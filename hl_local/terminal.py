@@ -102,6 +102,7 @@ class Terminal:
             await self._new_groups_lines()
             if time.monotonic() >= self._summary_at:
                 self._summary()
+        await self._writer.settle()  # the errors deferred from the last requests are grouped now
         await self._new_groups_lines()  # what the last commits created, before the writer stops
         await asyncio.to_thread(self._printer.drain, 2.0)
 

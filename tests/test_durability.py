@@ -365,6 +365,8 @@ def test_errors_a_crash_left_pending_are_stored_at_start(db_path: Path) -> None:
         con.execute(
             "INSERT INTO pending_errors VALUES (?, ?, ?)", [1, encode(batch.errors), encode(batch.error_logs)]
         )
+        # a damaged row is left out with a warning: it must not keep the writer from starting
+        con.execute("INSERT INTO pending_errors VALUES (2, 'not msgpack'::BLOB, ''::BLOB)")
     finally:
         con.close()
 
@@ -379,3 +381,26 @@ def test_errors_a_crash_left_pending_are_stored_at_start(db_path: Path) -> None:
     assert (stats["errors"], stats["logs"]) == (len(distinct), len(distinct))
     assert stats["error_groups"] >= 1
     assert server.query("SELECT count(*) FROM pending_errors") == [(0,)]
+
+
+def test_a_writer_that_stops_fails_writes_at_once_and_says_so() -> None:
+    """A writer thread that dies leaves nothing hanging: queued and later writes fail (503/500
+    answers, not a request that never returns) and the server is told to stop (runtime.py exits
+    with a one-line error)."""
+    import asyncio
+
+    from hl_local.decode import otlp_proto
+    from hl_local.errors import WriteFailed
+    from hl_local.store.db import Store
+    from hl_local.store.writer import Writer
+
+    store = Store.open(None)
+    told = threading.Event()
+    writer = Writer(store, on_failure=told.set)
+    store.close()  # its connection is gone: the thread fails on its first statement
+    writer.start()
+    assert told.wait(10), "the writer did not report its failure"
+    assert writer.failure is not None
+    with pytest.raises(WriteFailed, match="restart hl-local"):
+        asyncio.run(writer.write(otlp_proto.decode_traces(trace_batch(41))))
+    writer.close()

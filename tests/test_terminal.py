@@ -188,6 +188,7 @@ def test_the_minute_summary_counts_what_arrived() -> None:
             await writer.write(decode_logs(json.dumps(log_record("one", "INFO")).encode()))
             await writer.write(decode_logs(json.dumps(log_record("two", "WARN")).encode()))
             await writer.write(decode_traces(json.dumps(error).encode()))
+            await writer.settle()  # errors derived from OTLP are grouped after the acknowledgement
             await terminal._new_groups_lines()
 
         asyncio.run(send())

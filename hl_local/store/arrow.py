@@ -23,7 +23,7 @@ def to_arrow(cur: duckdb.DuckDBPyConnection, rows: Sequence[Row | Update]) -> pa
     struct = type(rows[0])
     schema = arrow_schema(cur, struct)
     # array_like Structs become lists in one C call; transposing those is as cheap as for tuples.
-    values = msgspec.to_builtins(rows)
+    values = msgspec.to_builtins(rows, builtin_types=(bytes,))  # BLOB columns stay bytes, not base64
     try:
         columns = [_column(col, schema.field(i).type) for i, col in enumerate(zip(*values, strict=True))]
     except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:

@@ -14,55 +14,30 @@ On a store opened read-only the thread never starts and every write raises ReadO
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
-import msgspec
 
-from hl_local.decode.records import (
-    Batch,
-    ErrorGroupRow,
-    ErrorLog,
-    ErrorRow,
-    LogRow,
-    PendingErrorsRow,
-    RequestDigestRow,
-    Row,
-    Update,
-)
+from hl_local.decode.records import Batch
 from hl_local.errors import Overloaded, ReadOnly, RowsRejected, StorageFull, WriteFailed
 from hl_local.ingest.failures import log_unexpected
+from hl_local.store.commit import commit
 from hl_local.store.db import Store
 from hl_local.store.digests import RecentDigests
+from hl_local.store.error_writes import DeferredErrors
 from hl_local.store.grouping import CreatedGroups, ErrorGrouper, FramesFor
 from hl_local.store.retention import Limits, PruneResult, Retention, clear_all
-from hl_local.store.writes import (
-    COUNT_GROUP_ERRORS,
-    COUNT_TRACE_ERRORS,
-    INSERT_CHUNKS,
-    INSERT_DIGESTS,
-    INSERT_ERRORS,
-    INSERT_PENDING,
-    UPSERT_ERROR_GROUPS,
-    WRITES,
-)
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING_ROWS = 500_000  # ~0.5 GB of decoded rows at worst; ~10 s of work at full speed
 MAX_GROUP_ROWS = 50_000  # bigger groups stop helping throughput and hold the commit back
 IDLE_CHECKPOINT_S = 2.0  # checkpoint once writes pause this long
-# Under load, errors derived from OTLP wait in pending_errors for at most this long (or this many),
-# then are grouped and stored in one go: with every group, their three statements cost ~10 ms.
-DEFER_ERRORS_S = 0.5
-DEFER_ERRORS_MAX = 5_000
 
 
 @dataclass(slots=True)
@@ -92,7 +67,9 @@ class Writer:
         max_pending_rows: int = MAX_PENDING_ROWS,
         limits: Limits | None = None,
         frames_for_grouping: FramesFor | None = None,
+        on_failure: Callable[[], None] | None = None,
     ) -> None:
+        """`on_failure` is called (on the writer thread) if the thread stops for good."""
         self._store = store
         self._max_pending_rows = max_pending_rows
         self._pending_rows = 0
@@ -107,8 +84,10 @@ class Writer:
         self._disk = _DiskState()
         # Retention runs here, in steps between group commits (store/retention.py).
         self.retention = Retention(store.path, limits or Limits(), self._grouper.forget)
-        self._deferred = _Deferred()  # owned by the writer thread
+        self._deferred = DeferredErrors()  # owned by the writer thread
         self._digests = RecentDigests()  # owned by the writer thread, loaded when it starts
+        self.failure: BaseException | None = None  # why the thread stopped, when it did
+        self._on_failure = on_failure
 
     def start(self) -> None:
         if not self._store.read_only:
@@ -131,6 +110,8 @@ class Writer:
         rows = batch.row_count
         if rows == 0:
             return
+        if self.failure is not None:
+            raise WriteFailed("the writer has stopped; restart hl-local")
         with self._lock:
             if self._pending_rows + rows > self._max_pending_rows and self._pending_rows > 0:
                 raise Overloaded()
@@ -148,6 +129,19 @@ class Writer:
     def created_groups(self) -> CreatedGroups:
         """Error groups created by each commit, for readers on other threads."""
         return self._grouper.created
+
+    async def settle(self) -> None:
+        """Return once the errors derived from what was acknowledged so far are stored: a read that
+        starts after an acknowledgement sees its errors (the API asks before every read)."""
+        if not self._deferred.errors or not self._thread.is_alive():
+            return  # read from another thread: the list is only ever replaced or extended
+
+        def flush(cur: duckdb.DuckDBPyConnection, done: Callable[[object], None]) -> None:
+            if self._deferred.errors:
+                self._flush_deferred(cur)
+            done(None)
+
+        await self._maintain(flush)
 
     async def prune(self, cutoff_ns: int) -> PruneResult:
         """Remove everything received before `cutoff_ns`, in the same small steps as retention."""
@@ -172,13 +166,24 @@ class Writer:
         self, run: Callable[[duckdb.DuckDBPyConnection, Callable[[object], None]], None]
     ) -> object:
         self.check_writable()  # no writer thread runs on a read-only store to do it
+        if self.failure is not None:
+            raise WriteFailed("the writer has stopped; restart hl-local")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[object] = loop.create_future()
         self._queue.put(_Maintenance(run, loop, future))
         return await asyncio.shield(future)
 
     def _run(self) -> None:
-        cur = self._store.cursor()
+        try:
+            self._serve(self._store.cursor())
+        except BaseException as exc:  # the thread is gone: nothing could ever be acknowledged again
+            log.critical("the writer stopped (%s): hl-local stops", exc, exc_info=exc)
+            self.failure = exc
+            self._refuse_queued()
+            if self._on_failure is not None:
+                self._on_failure()
+
+    def _serve(self, cur: duckdb.DuckDBPyConnection) -> None:
         _load_grouper(cur, self._grouper)
         self._deferred.load(cur)
         self._digests.load(cur)
@@ -186,23 +191,25 @@ class Writer:
             self._flush_deferred(cur)
         dirty, idle_since = False, time.monotonic()
         while True:
-            wait = self.retention.wait_s()
+            wait = min(self.retention.wait_s(), self._deferred.wait_s())
             if dirty:
                 wait = min(wait, max(0.0, idle_since + IDLE_CHECKPOINT_S - time.monotonic()))
             try:
                 first = self._queue.get(timeout=wait)
             except queue.Empty:
                 first = None
+            if first is None and self._deferred.errors:  # idle, or they are due
+                self._flush_deferred(cur)
             if first is not None:
                 group, jobs, stop = self._drain(first)
                 if group:
                     self._commit_group(cur, group)
                     dirty, idle_since = True, time.monotonic()
-                if self._deferred.errors and self._queue.empty():
-                    self._flush_deferred(cur)
                 for job in jobs:
                     self._run_maintenance(cur, job)
                 if stop:
+                    if self._deferred.errors:  # a file read after the stop shows them too
+                        self._flush_deferred(cur)
                     return
             # One bounded retention step between groups: ingest waits for one step at most.
             if self._retention_tick(cur):
@@ -210,6 +217,19 @@ class Writer:
             elif first is None and dirty and time.monotonic() - idle_since >= IDLE_CHECKPOINT_S:
                 _checkpoint(cur, self._store)
                 dirty = False
+
+    def _refuse_queued(self) -> None:
+        """Fail whatever waits in the queue, and what comes later (`write` checks `failure`)."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            failed = WriteFailed("the writer has stopped; restart hl-local")
+            if isinstance(item, _Pending):
+                item.loop.call_soon_threadsafe(_settle, item.future, failed)
+            elif isinstance(item, _Maintenance):
+                item.loop.call_soon_threadsafe(_settle_with, item.future, None, failed)
 
     def _retention_tick(self, cur: duckdb.DuckDBPyConnection) -> bool:
         try:
@@ -253,11 +273,11 @@ class Writer:
                 return group, jobs, False
 
     def _commit_group(self, cur: duckdb.DuckDBPyConnection, group: list[_Pending]) -> None:
-        # More requests waiting: OTLP-derived errors can wait for a bigger batch (see DEFER_ERRORS_S).
-        defer = not self._queue.empty() and not self._deferred.due()
+        # OTLP-derived errors wait for a bigger batch unless they are due (store/error_writes.py).
+        defer = not self._deferred.due()
         try:
             batches = [p.batch for p in group]
-            flushed = _commit(cur, batches, self._grouper, self._deferred, self._digests, defer)
+            flushed = commit(cur, batches, self._grouper, self._deferred, self._digests, defer)
             self.committed_groups += 1
             outcomes: list[Exception | None] = [None] * len(group)
             self._disk.writes_again()
@@ -284,9 +304,9 @@ class Writer:
             pending.loop.call_soon_threadsafe(_settle, pending.future, outcome)
 
     def _flush_deferred(self, cur: duckdb.DuckDBPyConnection) -> None:
-        """Group and store the deferred errors now (the queue has emptied, or they are due)."""
+        """Group and store the deferred errors now (the writer is idle, they are due, or a read asks)."""
         try:
-            _commit(cur, [], self._grouper, self._deferred, self._digests, defer=False)
+            commit(cur, [], self._grouper, self._deferred, self._digests, defer=False)
         except Exception as exc:  # they stay in pending_errors and are tried again with the next group
             log.warning("storing deferred errors failed; they will be retried: %s", exc)
             return
@@ -295,7 +315,7 @@ class Writer:
 
     def _commit_alone(self, cur: duckdb.DuckDBPyConnection, pending: _Pending) -> Exception | None:
         try:
-            _commit(cur, [pending.batch], self._grouper, self._deferred, self._digests, defer=False)
+            commit(cur, [pending.batch], self._grouper, self._deferred, self._digests, defer=False)
         except Exception as exc:
             return _failure(exc)
         return None
@@ -357,203 +377,6 @@ def _settle(future: asyncio.Future[None], outcome: Exception | None) -> None:
         future.set_result(None)
     else:
         future.set_exception(outcome)
-
-
-# Registers `rows` as an Arrow view and runs `statements` over it; returns what the last one returned.
-Run = Callable[[Sequence[Row | Update], tuple[str, ...], str], list[tuple[object, ...]]]
-
-
-class _Deferred:
-    """OTLP-derived errors committed to pending_errors (with their spans or log records) but not yet
-    grouped and stored: written in one go when the writer's queue empties, after DEFER_ERRORS_S,
-    or past DEFER_ERRORS_MAX. Changed only after the transaction that changed pending_errors commits.
-    """
-
-    def __init__(self) -> None:
-        self.errors: list[ErrorRow] = []
-        self.logs: list[ErrorLog] = []
-        self.since: float | None = None
-
-    def due(self) -> bool:
-        if self.since is None:
-            return False
-        return time.monotonic() - self.since >= DEFER_ERRORS_S or len(self.errors) >= DEFER_ERRORS_MAX
-
-    def add(self, errors: list[ErrorRow], logs: list[ErrorLog]) -> None:
-        self.errors += errors
-        self.logs += logs
-        if self.since is None:
-            self.since = time.monotonic()
-
-    def clear(self) -> None:
-        self.errors, self.logs, self.since = [], [], None
-
-    def load(self, cur: duckdb.DuckDBPyConnection) -> None:
-        for errors, logs in cur.execute("SELECT errors, error_logs FROM pending_errors").fetchall():
-            self.add(_decode_errors(errors), _decode_logs(logs))
-
-
-_decode_errors = msgspec.msgpack.Decoder(list[ErrorRow]).decode
-_decode_logs = msgspec.msgpack.Decoder(list[ErrorLog]).decode
-_encode = msgspec.msgpack.Encoder().encode
-
-
-def _commit(
-    cur: duckdb.DuckDBPyConnection,
-    group: list[Batch],
-    grouper: ErrorGrouper,
-    deferred: _Deferred,
-    recent: RecentDigests,
-    defer: bool,
-) -> bool:
-    """Write every request of `group` in one transaction; True when it also stored deferred errors.
-
-    Rows become Arrow columns here, once per kind for the whole group: converting per request
-    cost ~0.9 ms per browser push (a pa.array call per column), per group it is amortized. Errors a
-    push carries are always stored with it; errors derived from OTLP go to pending_errors when
-    `defer`, else they are stored now with everything deferred before them.
-    """
-    from hl_local.store.arrow import to_arrow  # pyarrow takes ~0.1 s to import: not at start-up
-
-    views: list[str] = []
-
-    def run(rows: Sequence[Row | Update], statements: tuple[str, ...], view: str) -> list[tuple[object, ...]]:
-        cur.register(view, to_arrow(cur, rows))
-        views.append(view)
-        result: list[tuple[object, ...]] = []
-        for statement in statements:
-            result = cur.execute(statement.format(rows=view)).fetchall()
-        return result
-
-    later: tuple[list[ErrorRow], list[ErrorLog]] | None = None
-    flushing = False
-    try:
-        cur.execute("BEGIN")
-        try:
-            kept = _new_requests(group, run, recent)
-            errors = [row for batch in kept if batch.push_key for row in batch.errors]
-            derived = [row for batch in kept if not batch.push_key for row in batch.errors]
-            derived_logs = [log for batch in kept for log in batch.error_logs]
-            if defer and derived:
-                to_arrow(cur, derived)  # a value that does not fit fails its own request, now
-                pending = PendingErrorsRow(time.time_ns(), _encode(derived), _encode(derived_logs))
-                run([pending], (INSERT_PENDING,), "_rows_pending")
-                later, derived_logs = (derived, derived_logs), []
-            else:
-                flushing = bool(deferred.errors)
-                errors += deferred.errors + derived
-                derived_logs = deferred.logs + derived_logs
-                if flushing:
-                    cur.execute("DELETE FROM pending_errors")
-            error_logs = _write_errors(errors, derived_logs, grouper, run) if errors else []
-            for kind, statements in WRITES.items():
-                rows: list[Row | Update] = [row for batch in kept for row in getattr(batch, kind)]
-                if kind == "logs":
-                    rows += error_logs  # one insert for the group's log lines, derived ones included
-                if rows:
-                    run(rows, statements, f"_rows_{kind}")
-            cur.execute("COMMIT")
-        except BaseException:
-            grouper.rollback()
-            recent.rollback()
-            with contextlib.suppress(duckdb.Error):
-                cur.execute("ROLLBACK")
-            raise
-        grouper.commit()
-        recent.commit()
-    finally:
-        for view in views:
-            cur.unregister(view)
-    if later is not None:
-        deferred.add(*later)
-    elif flushing:
-        deferred.clear()
-    return flushing
-
-
-def _write_errors(
-    errors: list[ErrorRow], error_logs: list[ErrorLog], grouper: ErrorGrouper, run: Run
-) -> list[LogRow]:
-    """Group the errors, insert the new ones, fold them into their groups; return their log lines.
-
-    A repeated error (same id: a retried batch, Flask's duplicate event) is ignored by the
-    insert, and RETURNING tells which were new, so neither group counts nor log lines repeat.
-    """
-    grouped: list[ErrorRow] = []
-    seen: set[str] = set()
-    for error in errors:
-        if error.error_id in seen:  # the same error twice in this group (Flask reports a crash twice)
-            continue
-        seen.add(error.error_id)
-        group_id = grouper.assign(error.message, json.loads(error.frames))
-        grouped.append(msgspec.structs.replace(error, group_id=group_id))
-    new_ids = {str(r[0]) for r in run(grouped, (INSERT_ERRORS,), "_rows_errors")}
-    fresh = [error for error in grouped if error.error_id in new_ids]
-    if fresh:
-        run(_group_rows(fresh, grouper), (UPSERT_ERROR_GROUPS,), "_rows_error_groups")
-        # what the group list and the trace list keep ready (store/writes.py)
-        run(fresh, (*COUNT_GROUP_ERRORS, COUNT_TRACE_ERRORS), "_rows_fresh_errors")
-    logs: list[LogRow] = []
-    logged: set[str] = set()
-    for entry in error_logs:
-        if entry.error_id in new_ids and entry.error_id not in logged:
-            logged.add(entry.error_id)
-            logs.append(entry.log)
-    return logs
-
-
-def _group_rows(errors: list[ErrorRow], grouper: ErrorGrouper) -> list[ErrorGroupRow]:
-    by_group: dict[str, list[ErrorRow]] = {}
-    for error in errors:
-        by_group.setdefault(error.group_id, []).append(error)
-    rows = []
-    for group_id, members in by_group.items():
-        first, newest = members[0], max(members, key=lambda m: m.time_ns)
-        prints = grouper.prints_of(group_id)
-        rows.append(
-            ErrorGroupRow(
-                group_id, first.message, first.type, first.source, first.service_name,
-                min(m.time_ns for m in members), newest.time_ns, len(members), "open", None,
-                newest.stack, newest.frames, prints.to_json() if prints else "{}",
-            )
-        )  # fmt: skip
-    return rows
-
-
-def _new_requests(group: list[Batch], run: Run, recent: RecentDigests) -> list[Batch]:
-    """The requests of `group` to write: without the ones already stored, nor repeats within it.
-
-    A replay push is known by (session_id, payload_id), the key of its replay chunk; an OTLP request
-    by the digest of its decoded body, checked against the digests stored lately (store/digests.py).
-    Chunks go in first with INSERT OR IGNORE … RETURNING; a request whose key is not new is dropped whole.
-
-    The digest catches what exporters do: resend the same request after a lost acknowledgement or a
-    503 (the OTel SDKs and the Collector retry the request they built). It does not catch a retry
-    that re-batches the same spans into a different request, or two requests that carry one span:
-    those store a span twice (the trace view shows each (trace_id, span_id) once).
-    """
-    seen: set[object] = set()
-    candidates: list[Batch] = []
-    keyed: list[Batch] = []
-    for batch in group:
-        key = batch.push_key or batch.digest
-        if key is None:
-            keyed.append(batch)  # nothing to de-duplicate it by: always written
-        elif key not in seen:
-            seen.add(key)
-            candidates.append(batch)
-    if not candidates:
-        return keyed
-    chunks = [chunk for batch in candidates for chunk in batch.replay_chunks]
-    pushes = run(chunks, (INSERT_CHUNKS,), "_rows_new_chunks") if chunks else []
-    now = time.time_ns()
-    digests = [RequestDigestRow(b.digest, now) for b in candidates if b.digest and not recent.known(b.digest)]
-    for row in digests:
-        recent.stage(row.digest, now)
-    if digests:
-        run(digests, (INSERT_DIGESTS,), "_rows_new_digests")
-    fresh = {(str(session), str(payload)) for session, payload in pushes} | {row.digest for row in digests}
-    return keyed + [batch for batch in candidates if (batch.push_key or batch.digest) in fresh]
 
 
 def _checkpoint(cur: duckdb.DuckDBPyConnection, store: Store) -> None:

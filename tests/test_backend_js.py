@@ -14,6 +14,7 @@ the Node tests are skipped.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -63,12 +64,15 @@ def node_clients() -> Path:
             found[name] = json.loads(manifest.read_text())["version"] if manifest.exists() else None
         return found
 
-    if installed() != pins:
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True, text=True, timeout=300
-        )
-        if done.returncode != 0:
-            pytest.fail(f"npm ci in {NODE_DIR} failed:\n{done.stdout}\n{done.stderr}")
+    # One install for all the suite's worker processes: npm ci removes node_modules first, so a
+    # second worker installing at the same time would pull the files from under the first.
+    with (NODE_DIR / ".npm-ci.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if installed() != pins:
+            command = [npm, "ci", "--no-audit", "--no-fund"]
+            done = subprocess.run(command, cwd=NODE_DIR, capture_output=True, text=True, timeout=300)
+            if done.returncode != 0:
+                pytest.fail(f"npm ci in {NODE_DIR} failed:\n{done.stdout}\n{done.stderr}")
     assert installed() == pins
     return NODE_DIR
 

@@ -29,8 +29,9 @@ import pytest
 from hl_local.source.frames import Budget, Sources
 from hl_local.source.roots import SourceRoots, parse_source_root
 from tests.conftest import Server, clean_env, launch, wait_until
+from tests.test_backend_js import node_clients
 
-NODE_MODULES = Path(__file__).resolve().parent / "node" / "node_modules"
+__all__ = ["node_clients"]  # the fixture that installs tests/node (or skips)
 
 ORDERS_PY = """\
 # shop/orders.py: where orders are looked up
@@ -194,11 +195,10 @@ def test_an_export_carries_no_source_lines(served: Server, checkout: Path) -> No
     assert "def unused" not in json.dumps(data) and "vscode://" not in page.text
 
 
-def test_a_node_process_shows_its_lines(served: Server, checkout: Path) -> None:
+def test_a_node_process_shows_its_lines(served: Server, checkout: Path, node_clients: Path) -> None:
     node = shutil.which("node")
-    if node is None or not NODE_MODULES.exists():
-        pytest.skip("node and tests/node/node_modules are needed (npm ci in tests/node)")
-    env = {**os.environ, "NODE_PATH": str(NODE_MODULES)}
+    assert node is not None  # node_clients skips without it
+    env = {**os.environ, "NODE_PATH": str(node_clients / "node_modules")}
     subprocess.run([node, "server.cjs", served.otlp_http_url], cwd=checkout, check=True, timeout=60, env=env)
     top = group_of(served, "RangeError")["frames"][0]
     assert (top["file"], top["line"], top["function"]) == (

@@ -58,15 +58,20 @@ def bodies(workload: str, count: int) -> list[bytes]:
 
 
 def rss_kib(pid: int, field: str) -> int:
+    """`field` of the process plus its child processes (the decoders; shared pages count twice)."""
     text = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(rf"{field}:\s+(\d+) kB", text).group(1))  # type: ignore[union-attr]
+    own = int(re.search(rf"{field}:\s+(\d+) kB", text).group(1))  # type: ignore[union-attr]
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return own + sum(rss_kib(int(child), field) for child in children)
 
 
 def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process and its threads: what a run costs the server, which a
-    busy machine stretches far less than it stretches wall time."""
+    """User + system CPU seconds of a process, its threads and its child processes (the decoder
+    processes): what a run costs the server, which a busy machine stretches far less than wall time."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return own + sum(cpu_s(int(child)) for child in children)
 
 
 def start_server(db: Path) -> tuple[subprocess.Popen[str], str, str, float]:

@@ -46,6 +46,7 @@ class Settings(msgspec.Struct, kw_only=True):
     otlp_grpc_port: int = 4317
     open_browser: bool = True
     max_pending_rows: int = 500_000  # rows decoded but not yet committed; past this, ingest answers 503
+    decoders: int | None = None  # processes decoding big OTLP bodies; None: one per core beyond the first
     dev: bool = False  # reload open UI pages when the bundle in hl_local/static changes
     max_size: int = DEFAULT_MAX_SIZE  # bytes of data kept (store/retention.py); 0: no cap
     max_age: int = DEFAULT_MAX_AGE  # seconds data is kept after it is received; 0: no cap

@@ -27,6 +27,9 @@ from hl_local.app import create_app
 from hl_local.config import Settings
 from hl_local.connections import BoundedHttpProtocol, raise_file_limit
 from hl_local.errors import AlreadyRunning, PortInUse, WriterStopped
+from hl_local.ingest.body import use_decoder_pool
+from hl_local.ingest.decoders import DecoderPool
+from hl_local.ingest.decoders import default_count as default_decoder_count
 from hl_local.ingest.otlp_grpc import start_grpc_server
 from hl_local.query.overview import Addresses
 from hl_local.source.frames import Sources
@@ -88,6 +91,9 @@ def _port(sock: socket.socket) -> int:
 
 async def serve(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
     started = time.perf_counter()
+    # Forked first: before a socket is bound (a worker would hold it) or a thread runs (DuckDB's).
+    decoders = DecoderPool(0 if settings.read_only else _decoder_count(settings))
+    decoders.start()
     sockets: list[socket.socket] = []
     try:
         ui = bind_socket("the UI and API", settings.host, settings.port)
@@ -97,9 +103,11 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
         _check_grpc_port(settings.host, settings.otlp_grpc_port)
         store = Store.open(settings.database, read_only=settings.read_only)
     except BaseException:
+        decoders.stop()
         for sock in sockets:
             sock.close()
         raise
+    use_decoder_pool(decoders if decoders.running else None)
     limits = Limits(settings.max_size, settings.max_age * 1_000_000_000)
     sources = Sources.from_settings(settings)
     stop = _StopOnSignal()
@@ -171,6 +179,8 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
         if forwarder is not None:
             await forwarder.close()
         writer.close()
+        use_decoder_pool(None)
+        decoders.stop()
         sources.close()
         store.close()
         if ready:
@@ -189,6 +199,10 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
             print(f"hl-local stopped; {done}", file=sys.stderr, flush=True)
     if writer.failure is not None:
         raise WriterStopped(str(writer.failure).splitlines()[0] or type(writer.failure).__name__)
+
+
+def _decoder_count(settings: Settings) -> int:
+    return default_decoder_count() if settings.decoders is None else settings.decoders
 
 
 def _forwarder(settings: Settings) -> Forwarder | None:

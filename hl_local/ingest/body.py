@@ -14,6 +14,7 @@ from litestar import Request
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
 from hl_local.errors import BodyTimeout, BodyTooLarge, DecodeError, Overloaded, UnsupportedMedia
+from hl_local.ingest.decoders import DecoderPool
 
 T = TypeVar("T")
 
@@ -73,25 +74,37 @@ class Reservation:
 in_flight = InFlight()
 
 _decoders: anyio.CapacityLimiter | None = None
+_pool: DecoderPool | None = None
+
+
+def use_decoder_pool(pool: DecoderPool | None) -> None:
+    """Decode big OTLP bodies in `pool`'s processes from now on (None: in a thread of this one)."""
+    global _pool, _decoders
+    _pool = pool
+    _decoders = None  # sized anew at the next decode
 
 
 async def decode_off_loop(decode: Callable[[bytes], T], body: bytes) -> T:
     """`decode(body)`, in a worker thread when the body is big enough to hold the loop up.
 
-    One decoding thread at a time: with several, threads fighting over the GIL cut span ingest
-    to a third (measured 4.5k vs 13k spans/s). A body that waits DECODE_WAIT_S for it is refused
-    (Overloaded), so the client hears 503 before its own timeout.
+    OTLP bodies go to the decoder processes when there are some (ingest/decoders.py), one per
+    process at a time. Otherwise one decoding thread at a time: with several, threads fighting over
+    the GIL cut span ingest to a third (measured 4.5k vs 13k spans/s). A body that waits
+    DECODE_WAIT_S for its turn is refused (Overloaded), so the client hears 503 before its own timeout.
     """
     global _decoders
     if len(body) < DECODE_IN_THREAD_BYTES:
         return decode(body)
+    pool = _pool if _pool is not None and _pool.takes(decode) else None
     if _decoders is None:
-        _decoders = anyio.CapacityLimiter(1)
+        _decoders = anyio.CapacityLimiter(_pool.workers if _pool is not None else 1)
     with anyio.move_on_after(DECODE_WAIT_S) as waited:
         await _decoders.acquire()
     if waited.cancelled_caught:
         raise Overloaded("hl-local is behind decoding requests; retry shortly")
     try:
+        if pool is not None:
+            return await pool.decode(decode, body)
         return await anyio.to_thread.run_sync(decode, body)
     finally:
         _decoders.release()

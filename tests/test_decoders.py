@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.otlpgen import log_request
 from tests.conftest import Server, start_server, trace_batch, wait_until
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
@@ -36,11 +37,12 @@ def post(server: Server, body: bytes) -> httpx.Response:
     return httpx.post(f"{server.otlp_http_url}/v1/traces", content=body, headers=PROTOBUF, timeout=30)
 
 
-def stored_spans(server: Server) -> list[tuple[object, ...]]:
-    return server.query(
-        "SELECT trace_id, span_id, name, attributes, events, attr_http_method, status_code FROM spans "
-        "ORDER BY trace_id, span_id"
-    )
+def stored(server: Server) -> list[list[tuple[object, ...]]]:
+    """Every stored column but when the row was received, of spans, log lines and errors."""
+    return [
+        server.query(f"SELECT * EXCLUDE (received_ns) FROM {table} ORDER BY ALL")
+        for table in ("spans", "logs", "errors")
+    ]
 
 
 @pytest.mark.parametrize("seed", [51])
@@ -54,12 +56,14 @@ def test_a_worker_decodes_what_the_server_would(tmp_path: Path, seed: int) -> No
             assert len(children(server)) == int(decoders)
             reply = post(server, body)
             assert reply.status_code == 200, reply.text
+            logs = httpx.post(f"{server.otlp_http_url}/v1/logs", content=log_request(seed), headers=PROTOBUF)
+            assert logs.status_code == 200, logs.text
             stats = server.stats()
             errors = httpx.get(f"{server.ui_url}/api/error-groups", timeout=10).json()
         finally:
             assert server.stop() == 0
-        answers[decoders] = (stats["spans"], stats["errors"], len(errors["items"]), stored_spans(server))
-    assert answers["1"][0] == 512
+        answers[decoders] = (stats["spans"], stats["logs"], len(errors["items"]), stored(server))
+    assert answers["1"][:2] == (512, 512 + stats["errors"])  # log records, and one line per error
     assert answers["1"] == answers["0"]
 
 

@@ -487,6 +487,15 @@ class ErrorLog(msgspec.Struct, array_like=True, gc=False):
     log: LogRow
 
 
+class PackedRows(msgspec.Struct, array_like=True, gc=False):
+    """One kind's rows already as Arrow columns, an Arrow IPC stream: what a decoder process sends
+    (ingest/decoders.py) so that the server's process never builds those rows as Python objects."""
+
+    kind: str
+    rows: int
+    ipc: bytes
+
+
 class Batch(msgspec.Struct, kw_only=True):
     """Everything one request produced: it is committed whole or not at all.
 
@@ -518,16 +527,20 @@ class Batch(msgspec.Struct, kw_only=True):
     imported_logs: list[LogRow] = []
     imported_metric_points: list[MetricPointRow] = []
     imported_network_requests: list[NetworkRequestRow] = []
+    packed: list[PackedRows] = []  # kinds whose rows came as Arrow columns (their lists are empty)
     push_key: tuple[str, str] | None = None
     digest: str | None = None
 
     @property
     def row_count(self) -> int:
-        return sum(len(getattr(self, kind)) for kind in KINDS) + len(self.error_logs)
+        return sum(map(self.rows_of, KINDS)) + len(self.error_logs)
+
+    def rows_of(self, kind: str) -> int:
+        return len(getattr(self, kind)) + sum(p.rows for p in self.packed if p.kind == kind)
 
     def kinds(self) -> list[str]:
         """The kinds this batch has rows of."""
-        return [kind for kind in KINDS if getattr(self, kind)]
+        return [kind for kind in KINDS if self.rows_of(kind)]
 
 
 # Every row kind of a Batch (a field name) → the Struct of its rows. error_logs are written with

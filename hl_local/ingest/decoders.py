@@ -2,8 +2,10 @@
 
 A 512-span request takes ~25-30 ms of Python to decode, holding the GIL; in the server's process it
 competes with everything else there (HTTP, the writer's Arrow conversion, UI reads), so ingest ran
-at the speed of one core. Worker processes decode the body and send the rows back as msgpack (one
-typed msgspec decode here: ~1 ms per 512 spans).
+at the speed of one core. Worker processes decode the body, build the Arrow columns of its spans,
+log lines and metric points (what the writer would do: store/arrow.py) and send everything back as
+msgpack with those columns inside as Arrow IPC, so this process never builds them as Python
+objects: the writer registers the columns as they come.
 
 The workers are forked when the server starts, before it opens the database or starts a thread:
 forking a process that runs threads (DuckDB's, the writer) is unsafe, and forking needs no
@@ -24,10 +26,11 @@ from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from typing import Any, TypeVar, cast
 
+import duckdb
 import msgspec
 
 from hl_local.decode import otlp_json, otlp_proto
-from hl_local.decode.records import Batch
+from hl_local.decode.records import Batch, PackedRows
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +67,8 @@ class DecoderPool:
         self._pool = ProcessPoolExecutor(
             self.workers, mp_context=multiprocessing.get_context("fork"), initializer=_in_worker
         )
-        # A ProcessPoolExecutor on fork starts every worker at the first submit: make it now.
-        for future in [self._pool.submit(os.getpid) for _ in range(self.workers)]:
-            future.result(timeout=30)
+        # A ProcessPoolExecutor on fork starts every worker at the first submit: this one, now.
+        self._pool.submit(os.getpid)
 
     @property
     def running(self) -> bool:
@@ -97,15 +99,35 @@ class DecoderPool:
             self._pool = None
 
 
+# Kinds a worker sends as Arrow columns: only their statements read them, never Python code.
+PACKED_KINDS = ("spans", "logs", "metric_points", "flag_evaluations")
+_types: duckdb.DuckDBPyConnection | None = None  # a worker's own in-memory database, for column types
+
+
 def _in_worker() -> None:
     """A worker ends with the server: Ctrl-C (sent to the whole process group) is the server's to
-    handle, and a server killed outright takes its workers with it (Linux's parent-death signal)."""
+    handle, and a server killed outright takes its workers with it (Linux's parent-death signal).
+    It makes the tables in memory to type its Arrow columns as the server's file does."""
+    global _types
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     with contextlib.suppress(OSError, AttributeError):  # not Linux: the closed pipe ends it instead
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    from hl_local.store.db import Store
+
+    _types = Store.open(None).cursor()
 
 
 def _decode_packed(name: str, body: bytes) -> bytes:
-    """In a worker: the decoded rows as msgpack; a DecodeError travels back to be answered 400."""
-    return _encode(DECODERS[name](body))
+    """In a worker: the decoded rows as msgpack, the bulk of them as Arrow columns; a DecodeError
+    (a value that does not fit its column included) travels back to be answered 400."""
+    from hl_local.store.arrow import pack, to_arrow
+
+    batch = DECODERS[name](body)
+    assert _types is not None  # made by _in_worker
+    for kind in PACKED_KINDS:
+        rows = getattr(batch, kind)
+        if rows:
+            batch.packed.append(PackedRows(kind, len(rows), pack(to_arrow(_types, rows))))
+            setattr(batch, kind, [])
+    return _encode(batch)

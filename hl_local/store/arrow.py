@@ -46,3 +46,21 @@ def _column(values: Sequence[object], type_: pa.DataType) -> pa.Array[Any]:
     return pa.ListArray.from_arrays(
         pa.array(offsets, type=pa.int32()), pa.array(flat, type=type_.value_type), mask=mask
     )
+
+
+def pack(table: pa.Table) -> bytes:
+    """`table` as an Arrow IPC stream: how a decoder process hands over its rows (ingest/decoders.py)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as stream:
+        stream.write_table(table)
+    return bytes(sink.getvalue())
+
+
+def unpack(ipc: bytes) -> pa.Table:
+    return pa.ipc.open_stream(ipc).read_all()
+
+
+def combined(tables: Sequence[pa.Table]) -> pa.Table:
+    """One table of several of one kind (rows built here and rows a decoder process packed)."""
+    first = tables[0].schema
+    return pa.concat_tables([t if t.schema.equals(first) else t.cast(first) for t in tables])

@@ -34,12 +34,16 @@ def commit(
     Errors a push carries are always stored with it; errors derived from OTLP go to pending_errors
     when `defer` (store/error_writes.py), else they are stored now with everything deferred before.
     """
-    from hl_local.store.arrow import to_arrow  # pyarrow takes ~0.1 s to import: not at start-up
+    from hl_local.store.arrow import combined, to_arrow, unpack  # pyarrow takes ~0.1 s to import
 
     views: list[str] = []
 
-    def run(rows: Sequence[Row | Update], statements: tuple[str, ...], view: str) -> list[tuple[object, ...]]:
-        cur.register(view, to_arrow(cur, rows))
+    def run(
+        rows: Sequence[Row | Update], statements: tuple[str, ...], view: str, packed: Sequence[bytes] = ()
+    ) -> list[tuple[object, ...]]:
+        tables = [to_arrow(cur, rows)] if rows else []
+        tables += [unpack(ipc) for ipc in packed]
+        cur.register(view, tables[0] if len(tables) == 1 else combined(tables))
         views.append(view)
         result: list[tuple[object, ...]] = []
         for statement in statements:
@@ -71,8 +75,9 @@ def commit(
                 rows: list[Row | Update] = [row for batch in kept for row in getattr(batch, kind)]
                 if kind == "logs":
                     rows += error_logs  # one insert for the group's log lines, derived ones included
-                if rows:
-                    run(rows, statements, f"_rows_{kind}")
+                packed = [p.ipc for batch in kept for p in batch.packed if p.kind == kind]
+                if rows or packed:
+                    run(rows, statements, f"_rows_{kind}", packed)
             cur.execute("COMMIT")
         except BaseException:
             grouper.rollback()

@@ -298,9 +298,7 @@ class Writer:
             if outcome is None:
                 for kind in pending.batch.kinds():
                     self.commits_by_kind[kind] = self.commits_by_kind.get(kind, 0) + 1
-                    self.rows_by_kind[kind] = self.rows_by_kind.get(kind, 0) + len(
-                        getattr(pending.batch, kind)
-                    )
+                    self.rows_by_kind[kind] = self.rows_by_kind.get(kind, 0) + pending.batch.rows_of(kind)
             pending.loop.call_soon_threadsafe(_settle, pending.future, outcome)
 
     def _flush_deferred(self, cur: duckdb.DuckDBPyConnection) -> None:

@@ -34,6 +34,7 @@ from hl_local.query.responses import Histogram, HistogramBucket, LogLine, LogPag
 from hl_local.query.structs import structs
 from hl_local.query.words import histogram as word_histogram
 from hl_local.query.words import indexed_word, newest_window
+from hl_local.query.words import ranged_histogram as ranged_word_histogram
 from hl_local.store.db import Store
 
 DEFAULT_BUCKETS, MAX_BUCKETS = 60, 500
@@ -108,8 +109,8 @@ async def list_logs(
 
         if word is not None:  # the minutes that hold enough lines with the word bound the search
             upper = min((b for b in q.bounds[1:] if b is not None), default=None)
-            since = newest_window(cur, word, q.size + 1, upper)
-            keyed = [] if since is None else fetch_page("time_ns >= ?", [since])
+            window = newest_window(cur, word, q.size + 1, q.start_ns, upper)
+            keyed = [] if window is None else fetch_page("time_ns >= ? AND time_ns < ?", list(window))
         else:
             keyed = newest_first(cur, "logs", "time_ns", fetch_page, q.size + 1, q.bounds)
         # The page first, then the sessions of its lines' traces (only for lines without their own).
@@ -135,13 +136,20 @@ async def logs_histogram(
     start_ns, end_ns = time_range(start, end)
     store: Store = request.app.state.store
 
-    word = indexed_word(search) if start_ns is None and end_ns is None else None
+    word = indexed_word(search)
+
+    def from_counts(cur: duckdb.DuckDBPyConnection) -> Histogram | None:
+        """The writer's word counts, if the search is one word and they can say (query/words.py)."""
+        if word is None:
+            return None
+        if start_ns is None and end_ns is None:  # in buckets of whole minutes
+            return word_histogram(cur, word, where, params, buckets)
+        # the plain query's buckets: whole minutes from the counts, the minutes they cut from the rows
+        return ranged_word_histogram(cur, word, where, params, (start_ns, end_ns), buckets)
 
     def read(cur: duckdb.DuckDBPyConnection) -> Histogram:
-        if word is not None:  # the writer's word counts, in buckets of whole minutes
-            counted_ahead = word_histogram(cur, word, where, params, buckets)
-            if counted_ahead is not None:
-                return counted_ahead
+        if (counted_ahead := from_counts(cur)) is not None:
+            return counted_ahead
         sql, sql_params = _histogram_sql(where, params, start_ns, end_ns, buckets)
         _, counted = execute(cur, sql, sql_params)
         if not counted:

@@ -98,12 +98,14 @@ async def list_logs(
                 return []
             ids = [key[0] for key in keys]
             times = [key[1] for key in keys]
+            # The ids as one list parameter joined in: a literal IN list only skipped row groups, and
+            # every column of the rows in them was read (~100 ms for a rare word's page at 1M; ~50 ms).
             sql = (
                 f"SELECT row_id, {LOG_COLUMNS} FROM (SELECT rowid AS row_id, *, NULL::VARCHAR AS "
                 "linked_session_id FROM logs WHERE time_ns BETWEEN ? AND ? AND rowid BETWEEN ? AND ? "
-                f"AND rowid IN ({', '.join('?' * len(ids))})) ORDER BY time_ns DESC, row_id DESC"
+                "AND rowid IN (SELECT unnest(?::BIGINT[]))) ORDER BY time_ns DESC, row_id DESC"
             )
-            columns, found = execute(cur, sql, [min(times), max(times), min(ids), max(ids), *ids])
+            columns, found = execute(cur, sql, [min(times), max(times), min(ids), max(ids), ids])
             lines = structs(LogLine, columns, found, skip=1)
             return [(row[0], line) for row, line in zip(found, lines, strict=True)]
 

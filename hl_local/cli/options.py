@@ -214,8 +214,9 @@ SERVER_OPTIONS: list[Option] = [
     Option("--otlp-grpc-port", "OTLP/gRPC (default 4317)", port, 4317),
     Option("--max-pending-rows", "rows waiting for the writer before ingest answers 503 (default 500000)",
            count, 500_000),
-    Option("--decoders", "processes that decode big OTLP requests beside the server (default: one per "
-           "core beyond the first, at most 4; 0 decodes in the server's own process)", count, metavar="N"),
+    Option("--decoders", "processes that decode big OTLP requests beside the server, on Linux (default: "
+           "one per core beyond the first, at most 4; 0 decodes in the server's own process)", count,
+           metavar="N"),
     Option("--max-size", "prune the oldest data past this much on disk (default 4GiB; 0: no cap)",
            size, DEFAULT_MAX_SIZE, metavar="SIZE"),
     Option("--max-age", "prune data received longer ago than this (default 7d; 0: no cap)",

@@ -22,6 +22,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from typing import Any, TypeVar, cast
@@ -62,7 +63,7 @@ class DecoderPool:
 
     def start(self) -> None:
         """Fork the workers now (call before any thread starts); 0 workers: decode in process."""
-        if self.workers <= 0 or "fork" not in multiprocessing.get_all_start_methods():
+        if self.workers <= 0 or sys.platform != "linux":  # macOS: a fork without exec is not safe
             return
         self._pool = ProcessPoolExecutor(
             self.workers, mp_context=multiprocessing.get_context("fork"), initializer=_in_worker

@@ -8,6 +8,7 @@ as "the stored span count is a multiple of 512".
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import threading
@@ -404,3 +405,23 @@ def test_a_writer_that_stops_fails_writes_at_once_and_says_so() -> None:
     with pytest.raises(WriteFailed, match="restart hl-local"):
         asyncio.run(writer.write(otlp_proto.decode_traces(trace_batch(41))))
     writer.close()
+
+
+def test_an_acknowledged_requests_errors_are_read_at_once(db_path: Path) -> None:
+    """Errors derived from OTLP are stored after the acknowledgement (pending_errors), yet an API
+    read that starts after the acknowledgement sees them: the read asks the writer first."""
+    from tests.test_source_context import otlp_error
+
+    server = start_server(db_path)
+    try:
+        with httpx.Client(timeout=10) as client:
+            for n in range(20):  # back to back: each read comes well within the writer's idle wait
+                stack = f"Error: acked\n    at f (/app/a{n}.js:1:2)"
+                body = otlp_error(f"AckedError{n}", f"acked {n}", stack)
+                assert client.post(f"{server.otlp_http_url}/v1/traces", json=body).status_code == 200
+                stats = client.get(f"{server.ui_url}/api/stats").json()
+                assert stats["errors"] == n + 1, f"request {n}: its error was not readable after its ack"
+                groups = client.get(f"{server.ui_url}/api/error-groups", params={"limit": 50}).json()
+                assert any(f"AckedError{n}" in json.dumps(group) for group in groups["items"])
+    finally:
+        assert server.stop() == 0

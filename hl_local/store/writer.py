@@ -58,6 +58,7 @@ class _Maintenance:
 
 
 _STOP = object()
+_WAKE = object()  # a read waits in Writer.settle: look at _settles now
 
 
 class Writer:
@@ -87,6 +88,7 @@ class Writer:
         self._deferred = DeferredErrors()  # owned by the writer thread
         self._digests = RecentDigests()  # owned by the writer thread, loaded when it starts
         self.failure: BaseException | None = None  # why the thread stopped, when it did
+        self._settles: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[object]]] = []  # under _lock
         self._on_failure = on_failure
 
     def start(self) -> None:
@@ -132,16 +134,16 @@ class Writer:
 
     async def settle(self) -> None:
         """Return once the errors derived from what was acknowledged so far are stored: a read that
-        starts after an acknowledgement sees its errors (the API asks before every read)."""
+        starts after an acknowledgement sees its errors (the API asks before every read). The
+        writer answers before its next group commit, so a read never waits behind queued writes."""
         if not self._deferred.errors or not self._thread.is_alive():
             return  # read from another thread: the list is only ever replaced or extended
-
-        def flush(cur: duckdb.DuckDBPyConnection, done: Callable[[object], None]) -> None:
-            if self._deferred.errors:
-                self._flush_deferred(cur)
-            done(None)
-
-        await self._maintain(flush)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[object] = loop.create_future()
+        with self._lock:
+            self._settles.append((loop, future))
+        self._queue.put(_WAKE)
+        await asyncio.shield(future)
 
     async def prune(self, cutoff_ns: int) -> PruneResult:
         """Remove everything received before `cutoff_ns`, in the same small steps as retention."""
@@ -198,18 +200,25 @@ class Writer:
                 first = self._queue.get(timeout=wait)
             except queue.Empty:
                 first = None
-            if first is None and self._deferred.errors:  # idle, or they are due
+            if self._settles:  # reads waiting for deferred errors go before the next group
+                self._answer_settles(cur)
+            if first is _WAKE:
+                first = None
+            elif first is None and self._deferred.errors:  # idle, or they are due
                 self._flush_deferred(cur)
             if first is not None:
                 group, jobs, stop = self._drain(first)
                 if group:
                     self._commit_group(cur, group)
                     dirty, idle_since = True, time.monotonic()
+                    if self._settles:  # asked for while this group was written
+                        self._answer_settles(cur)
                 for job in jobs:
                     self._run_maintenance(cur, job)
                 if stop:
                     if self._deferred.errors:  # a file read after the stop shows them too
                         self._flush_deferred(cur)
+                    self._answer_settles(cur)
                     return
             # One bounded retention step between groups: ingest waits for one step at most.
             if self._retention_tick(cur):
@@ -218,8 +227,18 @@ class Writer:
                 _checkpoint(cur, self._store)
                 dirty = False
 
+    def _answer_settles(self, cur: duckdb.DuckDBPyConnection | None) -> None:
+        """Store the deferred errors (unless the writer has failed: `cur` None) and let the reads go."""
+        with self._lock:
+            waiting, self._settles = self._settles, []
+        if cur is not None and self._deferred.errors:
+            self._flush_deferred(cur)
+        for loop, future in waiting:
+            loop.call_soon_threadsafe(_settle_with, future, None, None)
+
     def _refuse_queued(self) -> None:
         """Fail whatever waits in the queue, and what comes later (`write` checks `failure`)."""
+        self._answer_settles(None)  # the reads go on with what is stored
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -259,7 +278,9 @@ class Writer:
         while True:
             if item is _STOP:
                 return group, jobs, True
-            if isinstance(item, _Maintenance):
+            if item is _WAKE:
+                pass  # the loop answers waiting reads after this group
+            elif isinstance(item, _Maintenance):
                 jobs.append(item)
             else:
                 assert isinstance(item, _Pending)

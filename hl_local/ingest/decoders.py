@@ -107,16 +107,22 @@ _types: duckdb.DuckDBPyConnection | None = None  # a worker's own in-memory data
 
 def _in_worker() -> None:
     """A worker ends with the server: Ctrl-C (sent to the whole process group) is the server's to
-    handle, and a server killed outright takes its workers with it (Linux's parent-death signal).
-    It makes the tables in memory to type its Arrow columns as the server's file does."""
-    global _types
+    handle, and a server killed outright takes its workers with it (Linux's parent-death signal)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     with contextlib.suppress(OSError, AttributeError):  # not Linux: the closed pipe ends it instead
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    from hl_local.store.db import Store
 
-    _types = Store.open(None).cursor()
+
+def _column_types() -> duckdb.DuckDBPyConnection:
+    """The worker's tables in memory, which type its Arrow columns as the server's file does; made
+    at the first big request (~0.15 s), not at start: a server that gets none never pays for it."""
+    global _types
+    if _types is None:
+        from hl_local.store.db import Store
+
+        _types = Store.open(None).cursor()
+    return _types
 
 
 def _decode_packed(name: str, body: bytes) -> bytes:
@@ -125,10 +131,9 @@ def _decode_packed(name: str, body: bytes) -> bytes:
     from hl_local.store.arrow import pack, to_arrow
 
     batch = DECODERS[name](body)
-    assert _types is not None  # made by _in_worker
     for kind in PACKED_KINDS:
         rows = getattr(batch, kind)
         if rows:
-            batch.packed.append(PackedRows(kind, len(rows), pack(to_arrow(_types, rows))))
+            batch.packed.append(PackedRows(kind, len(rows), pack(to_arrow(_column_types(), rows))))
             setattr(batch, kind, [])
     return _encode(batch)

@@ -125,8 +125,8 @@ class Pool:
                         record.body.string_value += f" {RARE}"
         return request.SerializeToString()
 
-    def known_trace_id(self, rng: random.Random, batches: int, copies: int = 1) -> str:
-        n = rng.randrange(batches)
+    def known_trace_id(self, rng: random.Random, batches: range, copies: int = 1) -> str:
+        n = rng.choice(batches)
         trace_id = (n.to_bytes(8, "big") + rng.choice(self.trace_ids[n % POOL])[8:]).hex()
         if copies > 1:  # a replicated store: copy k's ids begin with hex digit k (see replicate)
             trace_id = f"{rng.randrange(copies):x}" + trace_id[1:]
@@ -176,6 +176,12 @@ def _build_sender(otlp: str, jobs: list[tuple[str, int]], connections: int, resu
 def build(ui: str, otlp: str, rows: int, senders: int, connections: int) -> None:
     """Top the store up to `rows` spans and `rows` log records; report the rate."""
     have = ingest.stats(ui)
+    kept: dict[str, int] = have["retention"]  # type: ignore[assignment]
+    if kept["max_size_bytes"] and kept["data_bytes"] > 0.8 * kept["max_size_bytes"]:
+        # at retention's size cap (the default 4 GiB): topping up would only prune more of the oldest
+        size = kept["data_bytes"] / 2**30
+        print(f"the store is at its size cap ({size:.2f} GiB): not topped up", flush=True)
+        return
     trace_from, log_from = -(-have["spans"] // BATCH), -(-have["logs"] // BATCH)
     trace_jobs = [("traces", n) for n in range(trace_from, -(-rows // BATCH))]
     log_jobs = [("logs", n) for n in range(log_from, -(-rows // BATCH))]
@@ -404,7 +410,16 @@ class Client:
         return elapsed, json.loads(data)
 
 
-def shapes(pool: Pool, trace_batches: int, copies: int = 1
+def stored_batches(rows: int, spans: int, base_batches: int) -> range:
+    """The trace batches still stored: retention (the default 4 GiB cap) prunes the oldest, so only
+    the newest ones, less a tenth for what pruning takes during the loaded phase."""
+    if base_batches:
+        return range(base_batches)
+    built, kept = -(-rows // BATCH), spans // BATCH
+    return range(built - kept + kept // 10, built) if kept < built else range(kept)
+
+
+def shapes(pool: Pool, trace_batches: range, copies: int = 1
            ) -> list[tuple[str, float | None, Callable[[random.Random], str]]]:  # fmt: skip
     """(name, p50 target in ms or None, path for a run)."""
     q = urllib.parse.quote
@@ -483,7 +498,7 @@ def main() -> None:
         counts = ingest.stats(ui)
         print(f"store: {json.dumps(counts)}; file {store.stat().st_size / 2**20:,.0f} MiB", flush=True)
         pool = Pool()
-        todo = shapes(pool, base_batches or counts["spans"] // BATCH, copies)
+        todo = shapes(pool, stored_batches(args.rows, counts["spans"], base_batches), copies)
         client = Client(ui)
         rng = random.Random(1)
         print("idle ...", flush=True)

@@ -36,7 +36,7 @@ from opentelemetry.proto.logs.v1 import logs_pb2
 import hatch_build
 from hl_local import __version__
 from hl_local.cli import VERBS
-from tests.conftest import FIXTURES, Server, launch, trace_batch
+from tests.conftest import FIXTURES, Server, launch, trace_batch, wait_until
 from tests.test_source_maps import CHECKOUT_TS, MAIN_TS, bundle_column, esbuild, post_stack, thrower, v8_stack
 
 ROOT = Path(__file__).parent.parent
@@ -185,12 +185,17 @@ def test_kill_9_leaves_no_server_behind_and_no_lock(binary: Path, home: Path) ->
     )
     assert reply.status_code == 200
     # The process we started is hl-local itself, run from the unpacked folder: no launcher in between.
+    # The others running from there are its decoder processes (hl_local/ingest/decoders.py).
     folder = home / ".cache" / "hl-local" / "bin"
-    assert Path(os.readlink(f"/proc/{server.process.pid}/exe")).is_relative_to(folder)
-    assert processes_running_from(folder) == [server.process.pid]
+    pid = server.process.pid
+    assert Path(os.readlink(f"/proc/{pid}/exe")).is_relative_to(folder)
+    decoders = [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    assert decoders, "the executable started no decoder process"
+    assert sorted(processes_running_from(folder)) == sorted([pid, *decoders])
     server.process.kill()
     server.process.wait(timeout=10)
-    assert processes_running_from(folder) == []
+    # the decoders follow it (their parent-death signal): none is left to hold the folder or the port
+    wait_until(lambda: processes_running_from(folder) == [], timeout_s=10, what="every hl-local process gone")
     again = start(binary, home, db)  # the file is not locked, and what was acknowledged is there
     assert again.stats()["spans"] == 512
     assert again.stop() == 0

@@ -389,7 +389,7 @@ class RequestDigestRow(Row):
 
 
 class PendingErrorsRow(Row):
-    """Errors derived from OTLP that the writer stores later, in a bigger batch (store/writer.py):
+    """Errors derived from OTLP that the writer stores later, in a bigger batch (store/error_writes.py):
     committed with their spans or log records so that a crash loses none of them."""
 
     table = "pending_errors"
@@ -502,7 +502,7 @@ class Batch(msgspec.Struct, kw_only=True):
     `push_key` (session_id, payload_id) marks a replay push: if that push is already stored,
     the whole batch is skipped, so a retried push adds nothing twice. `digest` does the same for
     an OTLP request: a digest of its decoded body, so an exporter's retry of a request whose
-    acknowledgement was lost is stored once (store/writer.py says what this does not catch).
+    acknowledgement was lost is stored once (store/commit.py says what this does not catch).
     """
 
     session_inits: list[SessionRow] = []

@@ -161,7 +161,7 @@ async def one_trace(request: Request[Any, Any, Any], trace_id: str) -> Trace:
         spans = fetch(
             cur,
             Span,
-            # each span once, should a re-batched retry have stored one twice (store/writer.py)
+            # each span once, should a re-batched retry have stored one twice (store/commit.py)
             f"SELECT {SPAN_COLUMNS} FROM (SELECT *, coalesce(session_id, ?) AS linked_session_id FROM spans "
             "WHERE trace_id = ? QUALIFY row_number() OVER (PARTITION BY span_id ORDER BY received_ns) = 1) "
             "ORDER BY start_ns, span_id",

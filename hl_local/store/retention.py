@@ -11,7 +11,7 @@ data look old or new. One cutoff time applies to every table, so what is kept is
 - an error group's occurrences and first/last seen are recounted from the errors left, and a group
   with none left goes, and the writer's grouper forgets it.
 
-The writer thread runs it (store/writer.py `Writer._run`): every CHECK_EVERY_S it asks `plan`
+The writer thread runs it (store/writer.py `Writer._serve`): every CHECK_EVERY_S it asks `plan`
 for a cutoff (age: now - max_age; size: see `_size_cutoff`), then runs one `step` between two
 group commits: one DELETE of at most `_Prune.rows` rows, sized so a step takes about
 STEP_BUDGET_S, so ingest waits at most one step. When a job is done it checkpoints, which makes

@@ -1,6 +1,6 @@
 -- Errors derived from OTLP spans and log records that the writer has not grouped and stored yet:
--- under load it writes them every few hundred ms in one batch rather than with every group
--- (store/writer.py), and keeps them here, committed with the rows they came from, until then. A
+-- it stores them in one batch within 0.5 s rather than with every group (store/error_writes.py),
+-- and keeps them here, committed with the rows they came from, until then. A
 -- file reopened after a crash stores what is left here first.
 CREATE TABLE pending_errors (
     received_ns BIGINT NOT NULL,

@@ -7,6 +7,7 @@ import os
 import sys
 import webbrowser
 from pathlib import Path
+from typing import NoReturn
 
 from hl_local.cli.options import UsageError, add_server_options, server_settings
 
@@ -38,7 +39,19 @@ def run(args: argparse.Namespace) -> int:
         runtime.run(settings, on_ready=lambda url: show_page(url + page, settings.open_browser))
     else:
         runtime.run(settings, on_ready=open_browser if settings.open_browser else None)
-    return 0
+    _exit_now()
+
+
+def _exit_now() -> NoReturn:
+    """End a server that stopped cleanly without the interpreter's own shutdown.
+
+    That shutdown collects every object of the run one by one (~0.4 s of a 0.55 s stop, measured):
+    by now the database is closed, the workers and sockets are gone and nothing is left to flush
+    but the standard streams.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def show_page(url: str, open_it: bool) -> None:

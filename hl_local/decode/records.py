@@ -419,6 +419,8 @@ class TraceSummaryRow(Row):
     root_service_name: str | None
     first_received_ns: int
     received_ns: int
+    session_id: str | None  # schema 6 (store/schema.py)
+    request_id: str | None
 
 
 class ErrorGroupBucketRow(Row):

@@ -210,18 +210,30 @@ def sessions_of_traces(cur: duckdb.DuckDBPyConnection, trace_ids: Iterable[str])
     ids = sorted({trace_id for trace_id in trace_ids if trace_id})
     if not ids:
         return {}
+    # A trace whose spans carry a session has that one (the view's first rank): read from its
+    # summary alone, 5 ms for 76 traces at 5M spans where the view took 16.
+    found = _sessions_among(cur, "SELECT trace_id, session_id FROM trace_summaries", ids)
+    rest = [trace_id for trace_id in ids if trace_id not in found]
+    if rest:
+        found.update(_sessions_among(cur, "SELECT trace_id, session_id FROM trace_sessions", rest))
+    return found
+
+
+def _sessions_among(cur: duckdb.DuckDBPyConnection, select: str, ids: list[str]) -> dict[str, str]:
+    """trace id → session of `select` (rows of trace_id, session_id), for these traces only.
+
+    (NULL sessions are left out here: `AND session_id IS NOT NULL` made DuckDB scan every summary,
+    13 ms instead of 5.)
+    """
     if len(ids) <= _IN_LIST_MAX:
-        sql = (
-            f"SELECT trace_id, session_id FROM trace_sessions WHERE trace_id IN ({', '.join('?' * len(ids))})"
-        )
-        found = cur.execute(sql, ids).fetchall()
+        sql = f"{select} WHERE trace_id IN ({', '.join('?' * len(ids))})"
+        params: list[object] = list(ids)
     else:
-        found = cur.execute(
-            "SELECT t.trace_id, t.session_id FROM trace_sessions AS t "
-            "SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS trace_id) AS i ON i.trace_id = t.trace_id",
-            [ids],
-        ).fetchall()
-    return {trace_id: session_id for trace_id, session_id in found if session_id is not None}
+        sql = f"SELECT t.* FROM ({select}) AS t SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS trace_id) AS i "
+        sql += "ON i.trace_id = t.trace_id"
+        params = [ids]
+    found = cur.execute(sql, params).fetchall()
+    return {str(trace_id): str(session_id) for trace_id, session_id in found if session_id is not None}
 
 
 class Linkable(Protocol):
@@ -232,7 +244,15 @@ class Linkable(Protocol):
     linked_session_id: str | None
 
 
+class OfOneTrace(Protocol):
+    """A row of a trace known to the caller (its spans, log lines and errors)."""
+
+    session_id: str | None
+    linked_session_id: str | None
+
+
 L = TypeVar("L", bound=Linkable)
+T1 = TypeVar("T1", bound=OfOneTrace)
 
 
 def link_sessions(cur: duckdb.DuckDBPyConnection, items: list[L]) -> list[L]:
@@ -241,6 +261,14 @@ def link_sessions(cur: duckdb.DuckDBPyConnection, items: list[L]) -> list[L]:
     for item in items:
         own = item.session_id
         item.linked_session_id = own if own is not None else found.get(item.trace_id)
+    return items
+
+
+def link_to(items: list[T1], trace_session_id: str | None) -> list[T1]:
+    """Set the `linked_session_id` of one trace's items: their own session, else the trace's."""
+    for item in items:
+        own = item.session_id
+        item.linked_session_id = own if own is not None else trace_session_id
     return items
 
 

@@ -23,6 +23,7 @@ from hl_local.query.common import (
     execute,
     fetch,
     link_sessions,
+    link_to,
     listing,
     newest_first,
     page,
@@ -202,11 +203,16 @@ def logs_of_trace(
     trace_id = trace_id.lower()
     if session_id is None:
         session_id = session_of_trace(cur, trace_id)
+    return link_to(trace_log_lines(cur, trace_id), session_id)
+
+
+def trace_log_lines(cur: duckdb.DuckDBPyConnection, trace_id: str) -> list[LogLine]:
+    """Every log line of a trace, oldest first, linked to its own session only (see `link_to`)."""
     sql = (
-        f"SELECT {LOG_COLUMNS} FROM (SELECT rowid AS row_id, *, coalesce(session_id, ?) AS "
-        "linked_session_id FROM logs WHERE trace_id = ?) ORDER BY time_ns, row_id"
+        f"SELECT {LOG_COLUMNS} FROM (SELECT rowid AS row_id, *, session_id AS linked_session_id "
+        "FROM logs WHERE trace_id = ?) ORDER BY time_ns, row_id"
     )
-    return fetch(cur, LogLine, sql, [session_id, trace_id])
+    return fetch(cur, LogLine, sql, [trace_id])
 
 
 @get("/traces/{trace_id:str}/logs", responses=answers(400))

@@ -17,7 +17,9 @@ SCHEMA_VERSION history:
         row per trace), `error_group_buckets` (occurrences per group and minute) and
         `error_group_links` (the sessions and traces of a group's errors), `log_tokens` (the
         words of log lines per minute and level).
-    A file of version 2, 3 or 4 is migrated when it opens read-write (MIGRATIONS), in one
+    6 — trace_summaries.session_id and .request_id (its spans' least), which `trace_sessions`
+        reads instead of every span.
+    A file of version 2 to 5 is migrated when it opens read-write (MIGRATIONS), in one
     transaction; views are created again after (`s.*` in a view is fixed when it is made).
 """
 
@@ -34,7 +36,7 @@ from hl_local.errors import SchemaMismatch
 from hl_local.store.tables import check_rows
 from hl_local.store.writes import SUMMARISE_STORED
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SCHEMA_FILES = (
     "meta.sql", "spans.sql", "logs.sql", "metric_points.sql", "sessions.sql", "replay_chunks.sql",
@@ -156,11 +158,24 @@ def _spans_without_key(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(statement)
 
 
+def _trace_sessions_kept(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 5 → 6: each trace summary's session and request id, from the spans stored."""
+    con.execute("ALTER TABLE trace_summaries ADD COLUMN session_id VARCHAR")
+    con.execute("ALTER TABLE trace_summaries ADD COLUMN request_id VARCHAR")
+    con.execute(
+        "UPDATE trace_summaries SET session_id = s.session_id, request_id = s.request_id FROM "
+        "(SELECT trace_id, min(session_id) AS session_id, min(request_id) AS request_id FROM spans "
+        "WHERE session_id IS NOT NULL OR request_id IS NOT NULL GROUP BY trace_id) AS s "
+        "WHERE trace_summaries.trace_id = s.trace_id"
+    )
+
+
 # found version → the steps that bring a file of that version to SCHEMA_VERSION
 MIGRATIONS: dict[int, tuple[Callable[[duckdb.DuckDBPyConnection], None], ...]] = {
     2: (_flag_evaluations, _session_origin, _spans_without_key),
     3: (_session_origin, _spans_without_key),
-    4: (_spans_without_key,),
+    4: (_spans_without_key,),  # its trace_summaries are made with the columns of schema 6
+    5: (_trace_sessions_kept,),
 }
 
 

@@ -92,6 +92,8 @@ SELECT trace_id,
            AS root_span_name,
        coalesce(arg_min(service_name, start_ns) FILTER (WHERE parent_span_id = ''),
                 arg_min(service_name, start_ns)) AS root_service_name,
+       min(session_id) AS session_id,
+       min(request_id) AS request_id,
        min(received_ns) AS first_received_ns,
        max(received_ns) AS received_ns
 FROM {{rows}} GROUP BY trace_id
@@ -118,6 +120,8 @@ ON CONFLICT (trace_id) DO UPDATE SET
     error_span_count = trace_summaries.error_span_count + excluded.error_span_count,
     {_ROOT_UPDATES},
     root_is_root = trace_summaries.root_is_root OR excluded.root_is_root,
+    session_id = least(trace_summaries.session_id, excluded.session_id),
+    request_id = least(trace_summaries.request_id, excluded.request_id),
     first_received_ns = least(trace_summaries.first_received_ns, excluded.first_received_ns),
     received_ns = greatest(trace_summaries.received_ns, excluded.received_ns)
 """
@@ -172,7 +176,7 @@ SELECT t.trace_id, s.start_ns, s.end_ns, coalesce(s.span_count, 0) AS span_count
        coalesce(s.listed_span_count, 0) AS listed_span_count,
        coalesce(s.error_span_count, 0) AS error_span_count, coalesce(e.n, 0) AS error_count,
        coalesce(s.root_is_root, false) AS root_is_root, s.root_start_ns, s.root_span_id,
-       s.root_span_name, s.root_service_name,
+       s.root_span_name, s.root_service_name, s.session_id, s.request_id,
        coalesce(least(s.first_received_ns, e.first_ns), 0) AS first_received_ns,
        coalesce(greatest(s.received_ns, e.last_ns), 0) AS received_ns
 FROM t LEFT JOIN s USING (trace_id) LEFT JOIN e USING (trace_id)

@@ -15,5 +15,11 @@ CREATE TABLE trace_summaries (
     root_span_name VARCHAR,
     root_service_name VARCHAR,
     first_received_ns BIGINT NOT NULL,     -- the first time a span or error of it was stored
-    received_ns BIGINT NOT NULL            -- the last time (retention: store/kept_retention.py)
+    received_ns BIGINT NOT NULL,           -- the last time (retention: store/kept_retention.py)
+    -- What views.sql trace_sessions links a trace to a session by, kept here so that it reads one
+    -- row per trace rather than every span: the least of its spans' own sessions
+    -- (highlight.session_id), and of their browser request ids (highlight.trace_id). Last: schema 6
+    -- added them (ALTER TABLE appends).
+    session_id VARCHAR,
+    request_id VARCHAR
 );

@@ -61,14 +61,16 @@ LEFT JOIN otlp_session_errors AS o ON o.session_id = coalesce(s.session_id, t.se
 -- Correlation, resolved when read so it works whichever side arrives first.
 -- A trace belongs to a session when any of its spans carries the session (Node sets it only on
 -- the root span), when a span's highlight.trace_id is the request id of a network request the
--- browser recorded, or when the browser's traceparent started the trace.
+-- browser recorded, or when the browser's traceparent started the trace. The spans' side is read
+-- from trace_summaries (one row per trace, the least session and request id of its spans): over the
+-- spans themselves, the sessions of a page of 100 log lines took ~58 ms at 5M spans.
 CREATE VIEW trace_sessions AS
 SELECT trace_id, arg_min(session_id, rank) AS session_id
 FROM (
-    SELECT trace_id, session_id, 0 AS rank FROM spans WHERE session_id IS NOT NULL
+    SELECT trace_id, session_id, 0 AS rank FROM trace_summaries WHERE session_id IS NOT NULL
     UNION ALL
-    SELECT s.trace_id, n.session_id, 1 AS rank
-    FROM spans AS s JOIN network_requests AS n ON n.request_id = s.request_id
+    SELECT t.trace_id, n.session_id, 1 AS rank
+    FROM trace_summaries AS t JOIN network_requests AS n ON n.request_id = t.request_id
     UNION ALL
     SELECT trace_id, session_id, 2 AS rank FROM network_requests WHERE trace_id IS NOT NULL
 )

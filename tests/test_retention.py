@@ -257,3 +257,20 @@ def test_a_second_hl_local_on_the_same_port_names_the_first(tmp_path: Path) -> N
         assert f"hl-local (pid {server.process.pid}) is already running here" in result.stderr
     finally:
         server.stop()
+
+
+def test_a_step_that_costs_the_same_whatever_its_size_grows() -> None:
+    """At millions of rows a step's fixed part (regrouping errors, resummarising the traces it cuts)
+    is more than the budget: sized against the whole step, the errors' steps shrank to their
+    minimum and pruned 250 rows a second. Sized against what lies beyond their quickest, they grow."""
+    from hl_local.store.retention import _MAX_ROWS, _MIN_ROWS, STEP_BUDGET_S, Limits, Retention
+
+    retention = Retention(None, Limits())
+    fixed = 4 * STEP_BUDGET_S  # every step costs this, and a little more per row
+    rows = _MIN_ROWS
+    for _ in range(40):
+        rows = retention._adapt("errors", rows, fixed + rows * 1e-6, _MIN_ROWS, _MAX_ROWS)
+    assert rows > _MAX_ROWS // 2  # sized against the whole step: _MIN_ROWS
+    # and where the rows are the cost, a step still keeps to the budget
+    retention._adapt("spans", 1_000, STEP_BUDGET_S / 10, _MIN_ROWS, _MAX_ROWS)
+    assert retention._adapt("spans", 10_000, 2 * STEP_BUDGET_S, _MIN_ROWS, _MAX_ROWS) < 10_000

@@ -242,6 +242,11 @@ class _StopOnSignal:
 
 def run(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
     sys.setswitchinterval(0.001)  # UI reads should not wait 5 ms slices behind a decode
+    # Litestar loads its pydantic plugins whenever pydantic can be imported (the mcp package brings
+    # it), 0.15-0.4 s of every start, for models this server has none of: in its process it cannot
+    # be (a None module makes the import fail, as Python's import system documents).
+    if "pydantic" not in sys.modules:
+        sys.modules["pydantic"] = None  # type: ignore[assignment]
     raise_file_limit()  # idle sockets must not use up the descriptors (hl_local/connections.py)
     if os.environ.get("HL_LOCAL_DEBUG"):
         logging.basicConfig(level=logging.DEBUG)

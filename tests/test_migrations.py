@@ -13,6 +13,17 @@ from hl_local.store.schema import SCHEMA_VERSION
 from tests.conftest import span_keys, start_server, trace_batch
 
 
+def stored_batch(db: Path) -> None:
+    """`trace_batch(7)` stored in the file at `db` by a real server, stopped after."""
+    server = start_server(db)
+    try:
+        reply = httpx.post(f"{server.otlp_http_url}/v1/traces", content=trace_batch(7),
+                           headers={"content-type": "application/x-protobuf"}, timeout=30)  # fmt: skip
+        assert reply.status_code == 200
+    finally:
+        assert server.stop() == 0
+
+
 def views_before_6() -> str:
     """views.sql as schemas 2-5 made it: trace_sessions read the spans, not trace_summaries."""
     from hl_local.store.schema import ddl
@@ -37,14 +48,7 @@ def as_schema_5(db: Path) -> None:
 
 def test_a_schema_5_file_gets_the_sessions_of_its_traces(tmp_path: Path) -> None:
     db = tmp_path / "v5.duckdb"
-    server = start_server(db)
-    try:
-        body = trace_batch(7)
-        reply = httpx.post(f"{server.otlp_http_url}/v1/traces", content=body,
-                           headers={"content-type": "application/x-protobuf"}, timeout=30)  # fmt: skip
-        assert reply.status_code == 200
-    finally:
-        assert server.stop() == 0
+    stored_batch(db)
     traces = sorted({t for t, _ in span_keys(trace_batch(7))})
     by_spans = "SELECT trace_id, min(session_id), min(request_id) FROM spans GROUP BY ALL ORDER BY ALL"
     with duckdb.connect(str(db)) as con:  # one more trace with a session, and one with a request id
@@ -100,17 +104,7 @@ def as_older_schema(db: Path, version: int) -> None:
 @pytest.mark.parametrize("version", [2, 3, 4])
 def test_an_older_file_is_migrated_with_its_spans(tmp_path: Path, version: int) -> None:
     db = tmp_path / f"v{version}.duckdb"
-    server = start_server(db)
-    try:
-        reply = httpx.post(
-            f"{server.otlp_http_url}/v1/traces",
-            content=trace_batch(7),
-            headers={"content-type": "application/x-protobuf"},
-            timeout=30,
-        )
-        assert reply.status_code == 200
-    finally:
-        assert server.stop() == 0
+    stored_batch(db)
     as_older_schema(db, version)
     with duckdb.connect(str(db)) as con:
         assert con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'spans' "

@@ -190,9 +190,8 @@ class Retention:
         self._next_check = 0.0
         self._sessions_per_step = _FIRST_SESSIONS
         self._rows_per_step: dict[str, int] = {}
-        self._fixed_s: dict[
-            str, float
-        ] = {}  # per table: its quickest step, what a step costs whatever its size
+        # per table: its quickest step, what a step costs whatever its size
+        self._fixed_s: dict[str, float] = {}
         self.longest_step_s = 0.0  # the longest a DELETE step held the writer (bench/retention.py)
         self.longest_checkpoint_s = 0.0  # the longest checkpoint after a prune
         self.last_pruned_ns: int | None = None

@@ -34,7 +34,7 @@ from hl_local.decode.records import PROMOTED_ATTRIBUTES as PROMOTED_ATTRIBUTES
 from hl_local.decode.records import PROMOTED_COLUMNS
 from hl_local.errors import SchemaMismatch
 from hl_local.store.tables import check_rows
-from hl_local.store.writes import SUMMARISE_STORED
+from hl_local.store.writes import SUMMARISE_STORED, SUMMARISE_STORED_TRACES
 
 SCHEMA_VERSION = 6
 
@@ -159,15 +159,11 @@ def _spans_without_key(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _trace_sessions_kept(con: duckdb.DuckDBPyConnection) -> None:
-    """Schema 5 → 6: each trace summary's session and request id, from the spans stored."""
+    """Schema 5 → 6: each trace summary's session and request id; the summaries are made anew
+    from the spans and errors stored, as the writer keeps them."""
     con.execute("ALTER TABLE trace_summaries ADD COLUMN session_id VARCHAR")
     con.execute("ALTER TABLE trace_summaries ADD COLUMN request_id VARCHAR")
-    con.execute(
-        "UPDATE trace_summaries SET session_id = s.session_id, request_id = s.request_id FROM "
-        "(SELECT trace_id, min(session_id) AS session_id, min(request_id) AS request_id FROM spans "
-        "WHERE session_id IS NOT NULL OR request_id IS NOT NULL GROUP BY trace_id) AS s "
-        "WHERE trace_summaries.trace_id = s.trace_id"
-    )
+    con.execute(SUMMARISE_STORED_TRACES)
 
 
 # found version → the steps that bring a file of that version to SCHEMA_VERSION
